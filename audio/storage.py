@@ -1,0 +1,125 @@
+"""Storage access: ``gs://`` through google-cloud-storage, and local paths.
+
+With ``STORAGE_EMULATOR_HOST`` set, the client talks to that emulator with anonymous
+credentials; otherwise it uses Application Default Credentials (or a service-account file named
+by ``GOOGLE_APPLICATION_CREDENTIALS``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GsUri:
+    """A parsed ``gs://bucket/key`` URI."""
+
+    bucket: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"gs://{self.bucket}/{self.key}"
+
+
+def parse_gs_uri(uri: str) -> GsUri:
+    """Return the bucket and key of a ``gs://`` URI.
+
+    Raises:
+        ValueError: when ``uri`` is not ``gs://<bucket>/<key>``.
+    """
+    if not uri.startswith("gs://"):
+        raise ValueError(f"not a gs:// URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket:
+        raise ValueError(f"gs:// URI without a bucket: {uri!r}")
+    return GsUri(bucket, key)
+
+
+def storage_client(project: str | None = None):
+    """Return a google-cloud-storage client (anonymous against an emulator)."""
+    from google.cloud import storage
+
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project=project or "engage-local", credentials=AnonymousCredentials())
+    return storage.Client(project=project)
+
+
+def expand_sources(patterns: list[str], client=None) -> list[str]:
+    """Return the files named by ``patterns``, sorted within each pattern, in pattern order.
+
+    A pattern is a local path, directory or glob, or a ``gs://bucket/prefix`` (every object
+    under it, when it ends in ``/``) or ``gs://bucket/glob*``. Raises ``FileNotFoundError``
+    naming the pattern when it matches nothing.
+    """
+    found: list[str] = []
+    for pattern in patterns:
+        if pattern.startswith("gs://"):
+            uri = parse_gs_uri(pattern)
+            client = client or storage_client()
+            literal = uri.key.split("*")[0].split("?")[0].split("[")[0]
+            names = sorted(b.name for b in client.list_blobs(uri.bucket, prefix=literal))
+            if uri.key.endswith("/") or not uri.key:
+                matched = [n for n in names if not n.endswith("/")]
+            elif any(c in uri.key for c in "*?["):
+                matched = [n for n in names if fnmatch.fnmatchcase(n, uri.key)]
+            else:
+                matched = [n for n in names if n == uri.key]
+            matches = [f"gs://{uri.bucket}/{n}" for n in matched]
+        elif os.path.isdir(pattern):
+            matches = sorted(str(p) for p in Path(pattern).iterdir() if p.is_file())
+        else:
+            matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else (
+                [pattern] if os.path.isfile(pattern) else [])
+        if not matches:
+            raise FileNotFoundError(f"telemetry source {pattern!r} matches no file")
+        found.extend(m for m in matches if m not in found)
+    return found
+
+
+def fetch_to_local(uri: str, dest: str | Path, client=None) -> dict:
+    """Stream ``uri`` (gs:// or local) to ``dest`` when remote; return where it is and its
+    checksums: ``{"local_path", "size", "md5"/"crc32c"/"generation" or "sha256"}``.
+
+    A local path is not copied. Raises ``FileNotFoundError`` for a missing object or file.
+    """
+    if not uri.startswith("gs://"):
+        path = Path(uri)
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        return {"uri": uri, "local_path": str(path), "size": path.stat().st_size, "sha256": digest}
+    parsed = parse_gs_uri(uri)
+    client = client or storage_client()
+    blob = client.bucket(parsed.bucket).get_blob(parsed.key)
+    if blob is None:
+        raise FileNotFoundError(f"{uri}: no such object")
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    # Streams in chunks and verifies the object's checksum; pinned to the generation listed.
+    blob.download_to_filename(str(dest))
+    return {"uri": uri, "local_path": str(dest), "size": blob.size, "md5": blob.md5_hash,
+            "crc32c": blob.crc32c, "generation": blob.generation}
+
+
+def upload_bytes(client, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    """Upload ``data`` to a ``gs://`` URI."""
+    parsed = parse_gs_uri(uri)
+    client.bucket(parsed.bucket).blob(parsed.key).upload_from_string(data, content_type=content_type)
+
+
+def ensure_bucket(client, name: str) -> None:
+    """Create bucket ``name`` unless it exists."""
+    from google.api_core.exceptions import Conflict
+
+    try:
+        client.create_bucket(name)
+    except Conflict:
+        pass

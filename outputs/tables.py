@@ -1,0 +1,60 @@
+"""Where tables live and how a run's partition is published.
+
+Layout: ``<root>/<table>/run_date=YYYY-MM-DD/part-0.parquet``. A run publishes each table's
+partition by writing it aside and swapping it in, so a rerun for the same run date replaces the
+partition whole and readers never see half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TABLES = ("events", "quarantine", "sessions", "responses", "phase_activity")
+
+
+def partition_dir(root: str | Path, table: str, run_date: date) -> Path:
+    """Return the folder of ``table``'s partition for ``run_date``."""
+    return Path(root) / table / f"run_date={run_date.isoformat()}"
+
+
+def write_parquet(table: pa.Table, path: str | Path) -> str:
+    """Write ``table`` to ``path`` (zstd) and return the path as a string."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+    return str(path)
+
+
+def publish_partition(root: str | Path, table: str, run_date: date, files: list[str | Path]) -> Path:
+    """Move ``files`` into ``table``'s partition for ``run_date``, replacing it atomically.
+
+    The files land in a hidden sibling folder first, which is then renamed into place; an old
+    partition is renamed aside first and deleted after. Returns the partition folder.
+    """
+    final = partition_dir(root, table, run_date)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    staging = final.parent / f".{final.name}.new-{token}"
+    staging.mkdir()
+    for i, f in enumerate(files):
+        shutil.move(str(f), staging / f"part-{i}.parquet")
+    old = final.parent / f".{final.name}.old-{token}"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_partition(root: str | Path, table: str, run_date: date) -> pa.Table:
+    """Read one published partition of ``table``; raises FileNotFoundError when absent."""
+    folder = partition_dir(root, table, run_date)
+    if not folder.exists():
+        raise FileNotFoundError(f"no partition {folder}")
+    return pq.read_table(folder)
