@@ -6,6 +6,7 @@ import argparse
 import gzip
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -61,7 +62,9 @@ def simulate_platform(out: Path, learners: int, seed: int, weeks: int, bucket: s
             Path(spec.uri).parent.mkdir(parents=True, exist_ok=True)
             Path(spec.uri).write_bytes(data)
 
-    with ProcessPoolExecutor(workers or os.cpu_count()) as pool, ThreadPoolExecutor(4) as io:
+    # spawn, not fork: callers (tests, Prefect) may have threads running.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=spawn) as pool, ThreadPoolExecutor(4) as io:
         pending = [io.submit(store, spec, data)
                    for spec, data in zip(clips, pool.map(render_clip, clips, chunksize=32))]
         for f in pending:

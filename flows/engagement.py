@@ -18,7 +18,7 @@ from tasks.learners import (
     select_learners,
     sessions_table,
 )
-from tasks.publish import check_thresholds, publish_manifest, publish_tables
+from tasks.publish import check_thresholds, fail_empty_ingest, publish_manifest, publish_tables
 from tasks.telemetry import finalize_ingest, resolve_sources, stage_source
 
 
@@ -51,6 +51,8 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
         unmapped(config.storage.project))]
     ingest = finalize_ingest(staged, str(work), config.telemetry) | {"files": staged}
     lap("ingest")
+    if not ingest["events"]:
+        fail_empty_ingest(ingest, config.output.root, cfg_hash, config.telemetry.max_quarantine_share)
     as_of = params.as_of or latest_event_time(ingest["events_path"])
     run_date = params.run_date or as_of.date()
     # 2. select, place, sessions, responses, phase activity

@@ -60,36 +60,45 @@ def write_manifest(root: str | Path, run_date: date, manifest: dict) -> Path:
     return path
 
 
-def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
-    """Return the manifest's per-stage counts from the stage results and the written tables.
-
-    ``ingest``: files (each with its staged counts), events, duplicates, conflicting.
-    ``select``: selected, filtered_out, filtered_by_reason. ``paths``: table name -> Parquet.
-    """
+def ingest_counts(ingest: dict) -> dict:
+    """Return the ingest accounting from the ingest result (files with their staged counts,
+    events, duplicates, and the event and quarantine table paths)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from features.telemetry_schema import KNOWN_EVENT_TYPES
 
     files = [f["staged"] for f in ingest["files"]]
-    quarantine = pq.read_table(paths["quarantine"], columns=["reason"])["reason"]
+    quarantine = pq.read_table(ingest["quarantine_path"], columns=["reason"])["reason"]
     by_reason = {r["values"]: r["counts"] for r in pc.value_counts(quarantine).to_pylist()}
-    types = pq.read_table(paths["events"], columns=["event_type"])["event_type"]
+    types = pq.read_table(ingest["events_path"], columns=["event_type"])["event_type"]
     by_type = {r["values"]: r["counts"] for r in pc.value_counts(types).to_pylist()}
+    return {
+        "input_records": sum(f["records"] for f in files),
+        "events": ingest["events"],
+        "duplicates": ingest["duplicates"],
+        "quarantined": len(quarantine),
+        "quarantined_by_reason": dict(sorted(by_reason.items())),
+        "blank_lines": sum(f["blank_lines"] for f in files),
+        "naive_timestamps": sum(f["naive_timestamps"] for f in files),
+        "unknown_event_types": {t: n for t, n in sorted(by_type.items()) if t not in KNOWN_EVENT_TYPES},
+    }
+
+
+def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
+    """Return the manifest's per-stage counts from the stage results and the written tables.
+
+    ``ingest``: see ``ingest_counts``. ``select``: selected, filtered_out, filtered_by_reason.
+    ``paths``: table name -> Parquet file.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     mapping = pq.read_table(paths["responses"], columns=["mapping"])["mapping"].to_pylist()
     source = pq.read_table(paths["sessions"], columns=["session_source"])["session_source"].to_pylist()
     activity = pq.read_table(paths["phase_activity"], columns=["user_id"])["user_id"]
     return {
-        "ingest": {
-            "input_records": sum(f["records"] for f in files),
-            "events": ingest["events"],
-            "duplicates": ingest["duplicates"],
-            "quarantined": len(quarantine),
-            "quarantined_by_reason": dict(sorted(by_reason.items())),
-            "blank_lines": sum(f["blank_lines"] for f in files),
-            "naive_timestamps": sum(f["naive_timestamps"] for f in files),
-            "unknown_event_types": {t: n for t, n in sorted(by_type.items()) if t not in KNOWN_EVENT_TYPES},
-        },
+        "ingest": ingest_counts(ingest),
         "select": {"events": ingest["events"], "selected": select["selected"],
                    "filtered_out": select["filtered_out"],
                    "filtered_by_reason": select["filtered_by_reason"]},
@@ -107,7 +116,7 @@ def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
 def threshold_breaches(counts: dict, max_quarantine_share: float, max_unmapped_share: float) -> list[str]:
     """Return a message per configured share that ``counts`` exceed (empty when none)."""
     out = []
-    ing, resp = counts["ingest"], counts["responses"]
+    ing, resp = counts["ingest"], counts.get("responses", {"responses": 0})
     if ing["input_records"]:
         share = ing["quarantined"] / ing["input_records"]
         if share > max_quarantine_share:

@@ -3,13 +3,15 @@ threshold check that fails a run loudly."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from outputs.manifest import summary_markdown, threshold_breaches, write_manifest
+from outputs.manifest import ingest_counts, summary_markdown, threshold_breaches, write_manifest
 from outputs.tables import publish_partition
 
 
@@ -38,3 +40,16 @@ def check_thresholds(counts: dict, max_quarantine_share: float, max_unmapped_sha
     breaches = threshold_breaches(counts, max_quarantine_share, max_unmapped_share)
     if breaches:
         raise RunThresholdError("run failed its data-quality limits: " + "; ".join(breaches))
+
+
+@task(cache_policy=NO_CACHE)
+def fail_empty_ingest(ingest: dict, root: str, config_hash: str, max_quarantine_share: float) -> None:
+    """Keep the quarantine of a run in which no event survived ingest under
+    ``<root>/_failed/<config hash>/`` and raise RunThresholdError saying where it is."""
+    folder = Path(root) / "_failed" / config_hash[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {"ingest": ingest_counts(ingest)}
+    shutil.copy(ingest["quarantine_path"], folder / "quarantine.parquet")
+    reasons = threshold_breaches(counts, max_quarantine_share, 1.0) or ["every record was quarantined"]
+    raise RunThresholdError(f"no event survived ingest: {'; '.join(reasons)} "
+                            f"(quarantine kept in {folder / 'quarantine.parquet'})")
