@@ -1,11 +1,12 @@
 """Stage telemetry files: parse and validate every record into Parquet, then drop duplicates.
 
-Each local file (gs:// objects are first streamed to local disk by the caller) is read by duckdb
-as lines in parallel and validated by one SQL query against the field map. Every line lands in
-the staged Parquet with a ``status``: ``valid``, ``quarantined`` (with a reason code, the field
-at fault, the raw text and the line number) or ``blank`` (counted, not a record). When duckdb's line reader refuses a file (invalid UTF-8, a control character, mixed
-line endings, a line over ``max_line_bytes``), the same query runs over batches split in Python,
-which handles every byte sequence; the results are the same.
+Each local file (gs:// objects are first streamed to local disk by the caller) is read in
+bounded batches of lines (split by pyarrow, numbered as they are read, the next batch read
+while duckdb works on the current one); each batch is validated by one duckdb query against
+the field map. Every line lands in the staged Parquet with a ``status``: ``valid``,
+``quarantined`` (with a reason code, the field at fault, the raw text and the line number) or
+``blank`` (counted, not a record). Any byte sequence is handled: a line that is not UTF-8 is
+quarantined as ``invalid_utf8``.
 
 A top-level JSON array is converted item by item (ijson) to NDJSON first; item ``k`` becomes
 line ``k``. An array whose syntax breaks off cannot be resumed: the rest of that file is one
@@ -20,7 +21,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import queue
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -55,7 +58,6 @@ class IngestOptions:
     naive_timezone: str = "UTC"
     format: str = "auto"  # auto | ndjson | array
     batch_bytes: int = 32 << 20
-    max_line_bytes: int = 8 << 20
     memory_limit_mb: int = 2048
     threads: int | None = None
 
@@ -69,7 +71,6 @@ class StagedFile:
     local_path: str
     staged_dir: str
     format: str = "ndjson"
-    reader: str = "duckdb"  # duckdb | python (fallback)
     records: int = 0
     valid: int = 0
     quarantined: int = 0
@@ -153,7 +154,7 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
     return f"""
 WITH src AS (
   SELECT line_no, line, utf8_ok, line IS NULL OR trim(line) = '' AS is_blank,
-         try(json_type(line, [{paths}])) AS t
+         CASE WHEN json_valid(line) THEN json_type(line, [{paths}]) END AS t
   FROM {lines}
 ), vals AS (
   SELECT line_no, line, utf8_ok, is_blank, t, {typed}, {values}
@@ -216,16 +217,25 @@ SELECT {", ".join(cols)}, {sql_str(source)} AS source_file,
 FROM ({sql})"""
 
 
-def duckdb_lines(path: str | Path, max_line_bytes: int) -> str:
-    """Return a relation of ``(line_no, line)`` read natively by duckdb (gzip by extension).
+def _read_ahead(batches: Iterator, depth: int = 2) -> Iterator:
+    """Yield from ``batches`` while a thread reads the next ones (I/O and splitting release
+    the GIL, so they overlap duckdb's work on the current batch)."""
+    done = object()
+    q: queue.Queue = queue.Queue(maxsize=depth)
 
-    Line numbers come from ``row_number() OVER ()`` over an insertion-order-preserving scan.
-    """
-    return (
-        "(SELECT row_number() OVER () AS line_no, line, true AS utf8_ok FROM read_csv("
-        f"{sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, delim=E'\\x01', quote='', "
-        f"escape='', header=false, auto_detect=false, max_line_size={int(max_line_bytes)}))"
-    )
+    def fill() -> None:
+        try:
+            for item in batches:
+                q.put(item)
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(exc)
+        q.put(done)
+
+    threading.Thread(target=fill, daemon=True).start()
+    while (item := q.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def open_text_source(path: str | Path) -> BinaryIO:
@@ -324,27 +334,16 @@ def stage_file(
         if broken:
             _write_array_error(staged_dir, source, source_index, broken)
     con = utc_connection(options.memory_limit_mb, options.threads, staged_dir)
-    sql = validation_sql("lines", options.field_map, options.naive_timezone)
-    native = duckdb_lines(staged.local_path, options.max_line_bytes)
-    try:
-        con.execute(
-            f"COPY ({_staged_select(sql.replace('FROM lines', 'FROM ' + native), source, source_index)}) "
-            f"TO {sql_str(str(staged_dir / 'records.parquet'))} {STAGED_FORMAT}"
-        )
-    except duckdb.Error as exc:
-        log.info("%s: duckdb's line reader refused the file (%s); reading it in Python",
-                 source, str(exc).splitlines()[0])
-        staged.reader = "python"
-        (staged_dir / "records.parquet").unlink(missing_ok=True)
-        with open_text_source(staged.local_path) as stream:
-            for k, (first, raw_lines) in enumerate(iter_ndjson_lines(stream, options.batch_bytes)):
-                text, utf8_ok = _decode(raw_lines)
-                con.register("lines", pa.table({
-                    "line_no": pa.array(range(first, first + len(text)), pa.int64()),
-                    "line": text, "utf8_ok": utf8_ok}))
-                con.execute(f"COPY ({_staged_select(sql, source, source_index)}) "
-                            f"TO {sql_str(str(staged_dir / f'records-{k:05d}.parquet'))} {STAGED_FORMAT}")
-                con.unregister("lines")
+    sql = _staged_select(validation_sql("lines", options.field_map, options.naive_timezone),
+                         source, source_index)
+    with open_text_source(staged.local_path) as stream:
+        for k, (first, raw_lines) in enumerate(_read_ahead(iter_ndjson_lines(stream, options.batch_bytes))):
+            text, utf8_ok = _decode(raw_lines)
+            con.register("lines", pa.table({
+                "line_no": pa.array(range(first, first + len(text)), pa.int64()),
+                "line": text, "utf8_ok": utf8_ok}))
+            con.execute(f"COPY ({sql}) TO {sql_str(str(staged_dir / f'records-{k:05d}.parquet'))} {STAGED_FORMAT}")
+            con.unregister("lines")
     counts = dict(((st, (n, naive)) for st, n, naive in con.execute(
         f"""SELECT status, count(*), count(*) FILTER (ts_naive)
         FROM read_parquet({staged_glob(staged)}, union_by_name=true) GROUP BY status""").fetchall()))

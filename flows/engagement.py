@@ -73,8 +73,7 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
         "run_date": run_date.isoformat(), "as_of": as_of.isoformat(),
         "config_hash": cfg_hash, "config": config.model_dump(mode="json"),
         "code_version": code_version(),
-        "inputs": [{**f["checksums"], "format": f["staged"]["format"],
-                    "reader": f["staged"]["reader"]} for f in staged],
+        "inputs": [{**f["checksums"], "format": f["staged"]["format"]} for f in staged],
         "counts": counts, "accounting_problems": reconcile(counts),
         "tables": partitions, "timings_s": timings, "models": {},
     }
