@@ -92,39 +92,64 @@ _OK_TYPES = {
     "integer": "('BIGINT','UBIGINT')",
     "object": "('OBJECT')",
 }
-_LEAF_TYPES = {"id": "VARCHAR", "time": "VARCHAR", "number": "DOUBLE", "integer": "DOUBLE"}
 _OFFSET_RE = r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)\s*$"
 
 
-def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str]]:
-    """Return the ``json_transform`` structure for the field map's leaf fields and, per field,
-    the SQL that reads its value from the transformed struct ``s``."""
+def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Return the ``json_transform`` structure (every leaf VARCHAR), the SQL reading each
+    field from the transformed struct ``s``, and, per object field, an SQL test that is true
+    when the value is there but is not a usable object."""
     spec: dict = {}
     access = {}
-    for name, kind in FIELD_KINDS.items():
-        if kind == "object":
-            continue
+    for name in FIELD_KINDS:
         keys = field_map.keys(name)
         node = spec
         for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = _LEAF_TYPES[kind]
+            child = node.setdefault(key, {})
+            node = child if isinstance(child, dict) else node.__setitem__(key, {}) or node[key]
+        node.setdefault(keys[-1], "VARCHAR")
         access[name] = "s" + "".join(f"[{sql_str(k)}]" for k in keys)
-    return json.dumps(spec), access
+    odd_objects = {}
+    for name, kind in FIELD_KINDS.items():
+        if kind != "object":
+            continue
+        node = spec
+        for key in field_map.keys(name):
+            node = node[key]
+        if isinstance(node, dict):  # a struct: a non-object value comes back as all-null fields
+            leaves = " AND ".join(f"{access[name]}[{sql_str(k)}] IS NULL" for k in node)
+            odd_objects[name] = f"({access[name]} IS NOT NULL AND {leaves})"
+        else:  # a VARCHAR leaf: an object comes back as its JSON text
+            odd_objects[name] = f"({access[name]} IS NOT NULL AND {access[name]}[1] <> '{{')"
+    return json.dumps(spec), access, odd_objects
 
 
 def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
     """Return the query that validates relation ``lines(line_no, line, utf8_ok)``.
 
-    One ``json_type`` call lists each field's JSON type (to diagnose) and one ``json_transform``
-    reads the values. Rows carry every event column, ``payload_hash`` and ``status`` (valid /
-    quarantined / blank); quarantined rows also carry ``reason``, ``field``, ``detail``, ``raw``.
+    One ``json_transform`` reads every field as text. Cheap tests flag the rows that may be bad
+    (a field missing, a value that looks like an object, array or boolean where a string is
+    due, a number that is not one, an unreadable time, a value out of range); only those rows
+    pay for ``json_type`` on each field to name the exact reason. Rows carry every event
+    column, ``payload_hash`` and ``status`` (valid / quarantined / blank); quarantined rows also
+    carry ``reason``, ``field``, ``detail`` and ``raw``.
     """
     names = list(FIELD_KINDS)
     paths = ", ".join(sql_str(field_map.paths[n]) for n in names)
-    spec, access = _struct_spec(field_map)
+    spec, access, odd_objects = _struct_spec(field_map)
+    values = ", ".join(f"{access[n]} AS s_{n}" for n in names if FIELD_KINDS[n] != "object")
     typed = ", ".join(f"t[{i}] AS t_{n}" for i, n in enumerate(names, 1))
-    values = ", ".join(f"{access[n]} AS s_{n}" for n in names if n in access)
+    numeric = [n for n, k in FIELD_KINDS.items() if k in ("number", "integer")]
+    textual = [n for n, k in FIELD_KINDS.items() if k in ("id", "time")]
+    suspect = " OR ".join(
+        [f"s_{n} IS NULL OR trim(s_{n}) = ''" for n in REQUIRED_FIELDS]
+        + [f"s_{n}[1] IN ('{{', '[') OR s_{n} IN ('true', 'false')" for n in textual]
+        + [f"(s_{n} IS NOT NULL AND num_{n} IS NULL)" for n in numeric]
+        + [f"num_{n} <> trunc(num_{n})" for n, k in FIELD_KINDS.items() if k == "integer"]
+        + list(odd_objects.values())
+        + ["ts_parsed IS NULL OR ts_parsed < TIMESTAMPTZ '2000-01-01' OR ts_parsed >= TIMESTAMPTZ '2100-01-01'"]
+        + [f"num_{n} < {lo} OR num_{n} > {hi}" for n, (lo, hi) in VALUE_RANGES.items()]
+    )
     missing = " OR ".join(f"t_{n} IS NULL" for n in REQUIRED_FIELDS)
     checks = [
         f"WHEN t_{n} IS NULL OR t_{n} = 'NULL' OR (t_{n} = 'VARCHAR' AND trim(s_{n}) = '') "
@@ -142,48 +167,53 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
         "'d': 'no ISO-8601 time or epoch milliseconds in 2000-2099'}"
     )
     checks += [
-        f"WHEN s_{n} < {lo} OR s_{n} > {hi} THEN {{'r': 'out_of_range', 'f': '{n}', "
-        f"'d': 'value ' || s_{n} || ' outside [{lo:g}, {hi:g}]'}}"
+        f"WHEN num_{n} < {lo} OR num_{n} > {hi} THEN {{'r': 'out_of_range', 'f': '{n}', "
+        f"'d': 'value ' || num_{n} || ' outside [{lo:g}, {hi:g}]'}}"
         for n, (lo, hi) in VALUE_RANGES.items()
     ]
     ids = ", ".join(
         f"s_{n} AS {n}" for n, k in FIELD_KINDS.items()
         if k == "id" and n not in ("prompt_id", "response_prompt_id")
     )
+    nums = ", ".join(f"TRY_CAST(s_{n} AS DOUBLE) AS num_{n}" for n in numeric)
     drop_keys = "{" + ",".join(f'"{k}":null' for k in field_map.top_level_keys()) + "}"
     return f"""
 WITH src AS (
   SELECT line_no, line, utf8_ok, line IS NULL OR trim(line) = '' AS is_blank,
-         CASE WHEN json_valid(line) THEN json_type(line, [{paths}]) END AS t
+         CASE WHEN utf8_ok AND json_valid(line) THEN json_transform(line, {sql_str(spec)}) END AS s
   FROM {lines}
 ), vals AS (
-  SELECT line_no, line, utf8_ok, is_blank, t, {typed}, {values}
-  FROM (SELECT *, CASE WHEN t IS NOT NULL THEN json_transform(line, {sql_str(spec)}) END AS s FROM src)
+  SELECT *, {values}, {", ".join(f"{odd_objects[n]} AS odd_{n}" for n in odd_objects)} FROM src
 ), times AS (
-  SELECT *,
-    t_timestamp = 'VARCHAR' AND regexp_matches(s_timestamp, '{_OFFSET_RE}') AS has_offset,
-    t_timestamp IN ('BIGINT','UBIGINT','DOUBLE')
-      OR (t_timestamp = 'VARCHAR' AND regexp_full_match(s_timestamp, '\\d{{9,}}')) AS is_epoch
+  SELECT *, {nums},
+    regexp_matches(s_timestamp, '{_OFFSET_RE}') AS has_offset,
+    regexp_full_match(s_timestamp, '\\d{{9,}}') AS is_epoch
   FROM vals
 ), parsed AS (
   SELECT *,
-    CASE WHEN is_epoch THEN make_timestamp(TRY_CAST(TRY_CAST(s_timestamp AS DOUBLE) * 1000 AS BIGINT))::TIMESTAMPTZ
+    CASE WHEN is_epoch THEN make_timestamp(TRY_CAST(s_timestamp AS BIGINT) * 1000)::TIMESTAMPTZ
          WHEN has_offset THEN TRY_CAST(s_timestamp AS TIMESTAMPTZ)
-         WHEN t_timestamp = 'VARCHAR' THEN timezone({sql_str(naive_timezone)}, TRY_CAST(s_timestamp AS TIMESTAMP))
+         ELSE timezone({sql_str(naive_timezone)}, TRY_CAST(s_timestamp AS TIMESTAMP))
     END AS ts_parsed,
     CASE WHEN has_offset THEN regexp_extract(s_timestamp, '([+-]\\d\\d:?\\d?\\d?|[Zz])\\s*$', 1) END AS off
   FROM times
+), flagged AS (
+  SELECT *, NOT is_blank AND coalesce(NOT utf8_ok OR s IS NULL OR {suspect}, false) AS suspect FROM parsed
+), diagnosed AS (
+  SELECT *, {typed} FROM (
+    SELECT *, CASE WHEN suspect AND utf8_ok AND json_valid(line) THEN json_type(line, [{paths}]) END AS t
+    FROM flagged)
 ), judged AS (
   SELECT *,
     CASE
-      WHEN is_blank THEN NULL
+      WHEN NOT suspect THEN NULL
       WHEN NOT utf8_ok THEN {{'r': 'invalid_utf8', 'f': NULL, 'd': 'bytes that are not UTF-8 shown as escapes'}}
       WHEN t IS NULL THEN {{'r': 'invalid_json', 'f': NULL, 'd': NULL}}
       WHEN ({missing}) AND json_type(line) <> 'OBJECT'
         THEN {{'r': 'not_an_object', 'f': NULL, 'd': 'got a JSON ' || {_json_type_word('json_type(line)')}}}
 {chr(10).join('      ' + c for c in checks)}
     END AS verdict
-  FROM parsed
+  FROM diagnosed
 )
 SELECT
   {ids},
@@ -194,8 +224,8 @@ SELECT
           * (off[2:3]::INTEGER * 60 + coalesce(TRY_CAST(right(off, 2) AS INTEGER) * (length(off) > 3)::INTEGER, 0))
   END::SMALLINT AS utc_offset_min,
   NOT has_offset AND NOT is_epoch AS ts_naive,
-  s_duration_ms AS duration_ms, s_expected_duration_ms AS expected_duration_ms,
-  s_score AS score, s_attempt::INTEGER AS attempt,
+  num_duration_ms AS duration_ms, num_expected_duration_ms AS expected_duration_ms,
+  num_score AS score, num_attempt::INTEGER AS attempt,
   CASE WHEN verdict IS NULL AND NOT is_blank
        THEN nullif(json_merge_patch(line, '{drop_keys}')::VARCHAR, '{{}}') END AS extra,
   line_no AS source_line,
@@ -339,9 +369,10 @@ def stage_file(
     with open_text_source(staged.local_path) as stream:
         for k, (first, raw_lines) in enumerate(_read_ahead(iter_ndjson_lines(stream, options.batch_bytes))):
             text, utf8_ok = _decode(raw_lines)
-            con.register("lines", pa.table({
-                "line_no": pa.array(range(first, first + len(text)), pa.int64()),
-                "line": text, "utf8_ok": utf8_ok}))
+            batch = pa.table({"line_no": pa.array(range(first, first + len(text)), pa.int64()),
+                              "line": text, "utf8_ok": utf8_ok})
+            # duckdb scans an Arrow table in parallel by record batch: hand it many small ones.
+            con.register("lines", pa.Table.from_batches(batch.to_batches(max_chunksize=16_384)))
             con.execute(f"COPY ({sql}) TO {sql_str(str(staged_dir / f'records-{k:05d}.parquet'))} {STAGED_FORMAT}")
             con.unregister("lines")
     counts = dict(((st, (n, naive)) for st, n, naive in con.execute(
