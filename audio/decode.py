@@ -58,9 +58,8 @@ def decode_audio(source: str | Path | bytes, sample_rate: int = SAMPLE_RATE) -> 
     """
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     try:
-        data, native = sf.read(io.BytesIO(source) if isinstance(source, bytes) else source,
-                               dtype="float32", always_2d=True)
-        fmt = sf.info(io.BytesIO(source) if isinstance(source, bytes) else source).format
+        with sf.SoundFile(io.BytesIO(source) if isinstance(source, bytes) else source) as f:
+            data, native, fmt = f.read(dtype="float32", always_2d=True), f.samplerate, f.format
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         suffix = Path(name).suffix.lower()
         hint = " (M4A/AAC and WebM need ffmpeg, which is not installed)" if suffix in (".m4a", ".aac", ".mp4", ".webm") else ""

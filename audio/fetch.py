@@ -201,16 +201,57 @@ def fetch_audio(items: list[tuple[str, str | None, str | None]], policy: FetchPo
         return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s)
 
     with ThreadPoolExecutor(max_workers=policy.workers) as pool:
-        return list(pool.map(one, items))
+        listed = _list_directories(items, policy, client, retry, pool)
+        return list(pool.map(lambda item: one(item) if not listed.get(_directory(item[2]))
+                             else _fetch_listed(item, listed, client, cache, retry, policy), items))
 
 
-def _fetch_gs(response_id, user_id, uri, client, cache, retry, timeout) -> FetchResult:
+def _directory(uri: str | None) -> tuple[str, str] | None:
+    if not uri or not uri.startswith("gs://"):
+        return None
+    parsed = parse_gs_uri(uri)
+    return parsed.bucket, parsed.key.rsplit("/", 1)[0] + "/" if "/" in parsed.key else ""
+
+
+def _list_directories(items, policy, client, retry, pool) -> dict:
+    """Read object metadata one listing per folder (for folders with several wanted objects),
+    instead of one metadata request per object. Returns (bucket, folder) -> {name: blob}."""
+    counts: dict = {}
+    for _, _, uri in items:
+        if uri and uri.startswith("gs://") and refusal(uri, policy.allowed_prefixes) is None:
+            folder = _directory(uri)
+            counts[folder] = counts.get(folder, 0) + 1
+    folders = [f for f, n in counts.items() if n >= 3]
+
+    def listing(folder):
+        bucket, prefix = folder
+        try:
+            blobs = client.list_blobs(bucket, prefix=prefix, delimiter="/", retry=retry,
+                                      timeout=policy.timeout_s)
+            return folder, {b.name: b for b in blobs}
+        except Exception as exc:  # noqa: BLE001 - fall back to per-object requests
+            log.info("listing gs://%s/%s failed (%s); fetching objects one by one", bucket, prefix, exc)
+            return folder, None
+
+    return dict(pool.map(listing, folders))
+
+
+def _fetch_listed(item, listed, client, cache, retry, policy) -> FetchResult:
+    response_id, user_id, uri = item
+    blob = listed[_directory(uri)].get(parse_gs_uri(uri).key)
+    if blob is None:
+        return FetchResult(response_id, "missing", detail="no such object")
+    return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s, blob=blob)
+
+
+def _fetch_gs(response_id, user_id, uri, client, cache, retry, timeout, blob=None) -> FetchResult:
     from google.api_core import exceptions as gexc
     from google.cloud.storage.exceptions import DataCorruption
 
     parsed = parse_gs_uri(uri)
     try:
-        blob = client.bucket(parsed.bucket).get_blob(parsed.key, retry=retry, timeout=timeout)
+        if blob is None:
+            blob = client.bucket(parsed.bucket).get_blob(parsed.key, retry=retry, timeout=timeout)
         if blob is None:
             return FetchResult(response_id, "missing", detail="no such object")
         # Read the version before downloading: the download refreshes these from its headers.

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from features.audio_features import phase_audio
 from features.duck import query, sql_str
 
 # A prompt_shown more than this long before its response is not taken as its prompt.
@@ -47,8 +48,19 @@ def phase_activity(events: pa.Table, sessions: pa.Table, responses: pa.Table,
 
     Events count in their ``activity_phase``; session minutes count in the session's phase.
     Days are the learner's local days (the event's UTC offset, else the learner's last known
-    one, else UTC). ``days_since_last_activity`` counts from ``as_of``. See docs/tables.md.
+    one, else UTC). ``days_since_last_activity`` counts from ``as_of``. When the responses
+    carry audio results, their per-phase aggregates are joined. See docs/tables.md.
     """
+    activity = _phase_activity(events, sessions, responses, as_of)
+    if "audio_status" not in responses.column_names:
+        return activity
+    return query(
+        "SELECT a.*, p.* EXCLUDE (user_id, course_id, phase) FROM activity a "
+        "LEFT JOIN audio p USING (user_id, course_id, phase) ORDER BY a.user_id, a.course_id, a.phase_index",
+        activity=activity, audio=phase_audio(responses))
+
+
+def _phase_activity(events: pa.Table, sessions: pa.Table, responses: pa.Table, as_of: datetime) -> pa.Table:
     as_of_sql = f"TIMESTAMPTZ {sql_str(as_of.isoformat())}"
     return query(
         f"""

@@ -232,7 +232,7 @@ def _live(learner: _Learner, cfg: SimulationConfig, tracks, clips: list[ClipSpec
                 slot["engagement"].append(engagement)
                 slot["mood"].append(mood)
                 # Speaking prompts: three on a phase's first lesson, else now and then.
-                speaking = 3 if lesson["first_of_phase"] else int(rng.random() < 0.1)
+                speaking = 3 if lesson["first_of_phase"] else int(rng.random() < 0.05)
                 for k in range(1, speaking + 1):
                     prompt = f"{lesson['lesson_id']}-P{k}"
                     t += timedelta(seconds=float(rng.uniform(5, 25)))

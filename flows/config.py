@@ -66,6 +66,28 @@ class MappingConfig(_Strict):
     max_unmapped_share: float = Field(0.05, ge=0, le=1)
 
 
+class AudioConfig(_Strict):
+    enabled: bool = True
+    allowed_prefixes: list[str] = Field(default_factory=list)  # gs://bucket/prefix/ or local folders
+    cache_dir: str | None = None  # None: <output.root>/_cache
+    cache_max_mb: int = Field(4096, ge=16)
+    fetch_workers: int = Field(8, ge=1, le=64)
+    analysis_workers: int | None = None  # None: one per CPU core
+    batch_size: int = Field(2000, ge=10)
+    min_duration_s: float = 0.3
+    max_duration_s: float = 60.0
+    silence_dbfs: float = -55.0
+    min_snr_db: float = 6.0
+
+
+class EmotionConfig(_Strict):
+    model: str | None = None  # Hugging Face id or local folder; None: no emotion analysis
+    revision: str | None = None
+    languages: list[str] = Field(default_factory=lambda: ["en"])  # course languages it covers
+    batch_size: int = Field(16, ge=1)
+    device: str | None = None  # None: cuda when available, else cpu
+
+
 class StorageConfig(_Strict):
     project: str | None = None
 
@@ -83,6 +105,8 @@ class EngageConfig(_Strict):
     sessions: SessionsConfig = SessionsConfig()
     mapping: MappingConfig = MappingConfig()
     storage: StorageConfig = StorageConfig()
+    audio: AudioConfig = AudioConfig()
+    emotion: EmotionConfig = EmotionConfig()
     output: OutputConfig
 
 
@@ -141,4 +165,10 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
         "mapping": config.mapping.model_copy(update={"curriculum": resolve(config.mapping.curriculum)}),
         "output": config.output.model_copy(
             update={"root": resolve(config.output.root), "work_dir": resolve(config.output.work_dir)}),
+        "audio": config.audio.model_copy(update={
+            "cache_dir": resolve(config.audio.cache_dir),
+            "allowed_prefixes": [p if p.startswith("gs://") else resolve(p) for p in config.audio.allowed_prefixes]}),
+        "emotion": config.emotion.model_copy(update={
+            "model": resolve(config.emotion.model) if config.emotion.model and Path(base, config.emotion.model).exists()
+            else config.emotion.model}),
     })

@@ -10,6 +10,14 @@ from prefect import flow, get_run_logger, unmapped
 
 from flows.config import RunParameters, load_config
 from outputs.manifest import code_version, config_hash, reconcile, stage_counts
+from audio.tone import TONE_VERSION
+from tasks.audio import (
+    analyse_audio_batch,
+    attach_audio_features,
+    classify_emotion,
+    fetch_audio_batch,
+    plan_audio_batches,
+)
 from tasks.learners import (
     latest_event_time,
     phase_activity_table,
@@ -61,9 +69,23 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
                                     config.sessions.inactivity_gap_minutes, str(work))
     sessions = sessions_table(timeline, str(work))
     responses = responses_table(timeline, config.mapping.curriculum, str(work))
-    activity = phase_activity_table(timeline, sessions, responses, as_of, str(work))
     lap("learners")
-    # 3. publish
+    # 3. audio: fetch, analyse tone, classify emotion, join onto responses
+    emotion_info = {}
+    if config.audio.enabled:
+        cache_dir = config.audio.cache_dir or str(Path(config.output.root) / "_cache")
+        batches = plan_audio_batches(responses, config.audio.batch_size, str(work))
+        fetched = [f.result() for f in fetch_audio_batch.map(
+            batches, unmapped(config.audio), unmapped(cache_dir), unmapped(config.storage.project))]
+        clips = [analyse_audio_batch(f["path"], config.audio, cache_dir) for f in fetched]
+        emotion = classify_emotion([c["path"] for c in clips], config.emotion, cache_dir, str(work))
+        responses = attach_audio_features(responses, [c["path"] for c in clips], emotion["path"], str(work))
+        emotion_info = emotion["info"] | {
+            "downloaded": sum(f["downloaded"] for f in fetched),
+            "tone_analysed_now": sum(c["analysed"] for c in clips)}
+        lap("audio")
+    activity = phase_activity_table(timeline, sessions, responses, as_of, str(work))
+    # 4. publish
     tables = {"events": ingest["events_path"], "quarantine": ingest["quarantine_path"],
               "sessions": sessions, "responses": responses, "phase_activity": activity}
     counts = stage_counts(ingest, selected, tables)
@@ -75,7 +97,8 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
         "code_version": code_version(),
         "inputs": [{**f["checksums"], "format": f["staged"]["format"]} for f in staged],
         "counts": counts, "accounting_problems": reconcile(counts),
-        "tables": partitions, "timings_s": timings, "models": {},
+        "tables": partitions, "timings_s": timings,
+        "models": {"tone": TONE_VERSION, "emotion": emotion_info},
     }
     manifest["manifest_path"] = publish_manifest(manifest, config.output.root, run_date)
     shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 import os
 import subprocess
 from datetime import date
@@ -94,7 +95,13 @@ def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    mapping = pq.read_table(paths["responses"], columns=["mapping"])["mapping"].to_pylist()
+    responses = pq.read_table(paths["responses"])
+    mapping = responses["mapping"].to_pylist()
+    audio = {}
+    if "audio_status" in responses.column_names:
+        audio = {"by_status": dict(sorted(Counter(responses["audio_status"].to_pylist()).items())),
+                 "emotion_by_status": dict(sorted(Counter(
+                     s.split(":")[0] for s in responses["emotion_status"].to_pylist()).items()))}
     source = pq.read_table(paths["sessions"], columns=["session_source"])["session_source"].to_pylist()
     activity = pq.read_table(paths["phase_activity"], columns=["user_id"])["user_id"]
     return {
@@ -110,6 +117,7 @@ def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
         "sessions": {"sessions": len(source), "from_telemetry": source.count("telemetry"),
                      "from_inactivity_gap": source.count("inactivity_gap")},
         "phase_activity": {"rows": len(activity), "learners": len(pc.unique(activity))},
+        "audio": audio,
     }
 
 

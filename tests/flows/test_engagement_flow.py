@@ -12,13 +12,16 @@ from flows.config import RunParameters
 from flows.engagement import engagement_pipeline
 from outputs.tables import TABLES, read_partition
 from tasks.publish import RunThresholdError
+from tests.audio.tiny_models import EMOTIONS, build_tiny_wav2vec2
 
 pytestmark = pytest.mark.slow
 
 
-def write_config(tmp_path, bucket, **telemetry):
+def write_config(tmp_path, bucket, emotion_model=None, **telemetry):
     config = {"telemetry": {"sources": [f"gs://{bucket}/telemetry/"], **telemetry},
-              "storage": {"project": "engage-test"}, "output": {"root": "out"}}
+              "storage": {"project": "engage-test"}, "output": {"root": "out"},
+              "audio": {"allowed_prefixes": [f"gs://{bucket}/audio/"], "batch_size": 150},
+              "emotion": {"model": emotion_model, "languages": ["en"]}}
     path = tmp_path / "engage.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -27,7 +30,8 @@ def write_config(tmp_path, bucket, **telemetry):
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, prefect_harness, small_platform):
     tmp = tmp_path_factory.mktemp("run")
-    config = write_config(tmp, small_platform["bucket"])
+    model = build_tiny_wav2vec2(tmp / "tiny-emotion-model")
+    config = write_config(tmp, small_platform["bucket"], emotion_model=str(model))
     first = engagement_pipeline(RunParameters(config_file=str(config)))
     tables = {name: read_partition(tmp / "out", name, first_run_date(first)) for name in TABLES}
     second = engagement_pipeline(RunParameters(config_file=str(config)))
@@ -73,6 +77,52 @@ def test_phase_activity_covers_every_learner_phase_the_simulator_reached(two_run
 def test_audio_uris_point_into_the_emulator_bucket(two_runs):
     uris = [u for u in two_runs["tables"]["responses"]["audio_uri"].to_pylist() if u]
     assert uris and all(u.startswith("gs://engage-test/audio/") for u in uris)
+
+
+def test_every_response_has_one_audio_status_matching_the_planted_case(two_runs, small_platform):
+    clips = {c["response_id"]: c["case"] for c in
+             pq.read_table(small_platform["dir"] / "truth" / "clips.parquet").to_pylist()}
+    expected = {"ok": {"ok"}, "clipped": {"ok"}, "silent": {"silent"}, "noisy": {"noisy"},
+                "missing": {"missing"}, "corrupt": {"corrupt"}, "truncated": {"corrupt", "too_short"}}
+    rows = two_runs["tables"]["responses"].to_pylist()
+    assert rows and all(r["audio_status"] for r in rows)
+    for row in rows:
+        case = clips.get(row["response_id"])
+        assert row["audio_status"] in (expected[case] if case else {"no_audio"}), (row["response_id"], case)
+    ok = [r for r in rows if r["audio_status"] == "ok"]
+    assert all(r["f0_mean_st"] is not None and r["speaking_rate_syl_per_s"] is not None for r in ok)
+    # Relative features centre each learner on their own median.
+    by_user = {}
+    for r in ok:
+        by_user.setdefault(r["user_id"], []).append(r["loudness_mean_db_rel"])
+    import statistics
+    assert all(abs(statistics.median(v)) < 1e-6 for v in by_user.values())
+
+
+def test_emotion_comes_from_the_configured_local_model_for_covered_languages(two_runs):
+    rows = two_runs["tables"]["responses"].to_pylist()
+    for r in rows:
+        if r["audio_status"] == "ok" and r["language"] == "en":
+            assert r["emotion_status"] == "ok" and r["emotion_label"] in EMOTIONS
+            assert r["emotion_model_revision"] == "local" and r["valence"] is None
+        elif r["audio_status"] == "ok":
+            assert r["emotion_status"] == "language_not_covered" and r["emotion_label"] is None
+        else:
+            assert r["emotion_status"] == "no_audio"
+    manifest = two_runs["first"]
+    assert manifest["models"]["emotion"]["loaded"] and manifest["models"]["emotion"]["labels"] == list(EMOTIONS)
+
+
+def test_second_run_downloads_and_analyses_nothing_new(two_runs):
+    first, second = two_runs["first"]["models"]["emotion"], two_runs["second"]["models"]["emotion"]
+    assert first["downloaded"] > 0 and first["tone_analysed_now"] > 0 and first["classified_now"] > 0
+    assert (second["downloaded"], second["tone_analysed_now"], second["classified_now"]) == (0, 0, 0)
+
+
+def test_phase_activity_carries_audio_aggregates(two_runs):
+    rows = two_runs["tables"]["phase_activity"].to_pylist()
+    assert all(0 <= r["audio_ok_share"] <= 1 for r in rows if r["responses"])
+    assert any(r["speaking_rate_syl_per_s_mean"] for r in rows)
 
 
 def test_second_run_with_same_inputs_gives_identical_tables(two_runs):

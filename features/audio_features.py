@@ -1,0 +1,62 @@
+"""Audio results on the responses table: relative to each learner's own baseline, and per phase.
+
+Absolute voice features mostly tell microphones, ages and genders apart; a learner's change
+against their own usual voice is what can speak to engagement. ``<feature>_rel`` is the
+response's value minus the median of that learner's analysable responses in the run.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from features.duck import query
+
+# Aggregated per learner x phase (mean of absolute and relative values).
+PHASE_FEATURES = ("speaking_rate_syl_per_s", "pause_ratio", "f0_range_st", "loudness_mean_db")
+
+
+def attach_audio(responses: pa.Table, clips: pa.Table, emotions: pa.Table, tone_features: list[str]) -> pa.Table:
+    """Return ``responses`` with clip facts, tone features (absolute and ``_rel``) and emotion
+    columns joined by ``response_id``; row order kept."""
+    rel = ", ".join(
+        f"c.{f} - median(c.{f}) FILTER (c.audio_status = 'ok') OVER (PARTITION BY r.user_id) AS {f}_rel"
+        for f in tone_features)
+    return query(
+        f"""
+        SELECT r.*, c.* EXCLUDE (response_id), {rel}, e.* EXCLUDE (response_id)
+        FROM (SELECT *, row_number() OVER () AS _row FROM responses) r
+        LEFT JOIN clips c USING (response_id)
+        LEFT JOIN emotions e USING (response_id)
+        ORDER BY r._row
+        """,
+        responses=responses, clips=clips, emotions=emotions,
+    ).drop_columns(["_row"])
+
+
+def phase_audio(responses: pa.Table) -> pa.Table:
+    """Return per learner x course x phase: analysable-audio counts and shares, means of
+    ``PHASE_FEATURES`` (absolute and relative), the most frequent emotion and mean
+    valence/arousal (null unless the model outputs them)."""
+    means = ", ".join(
+        f"round(avg({f}) FILTER (audio_status = 'ok'), 4) AS {f}_mean, "
+        f"round(avg({f}_rel) FILTER (audio_status = 'ok'), 4) AS {f}_rel_mean"
+        for f in PHASE_FEATURES)
+    return query(
+        f"""
+        WITH labels AS (
+          SELECT user_id, course_id, phase, emotion_label, count(*) AS n FROM responses
+          WHERE phase IS NOT NULL AND emotion_label IS NOT NULL GROUP BY ALL),
+        dominant AS (
+          SELECT user_id, course_id, phase, arg_max(emotion_label, (n, emotion_label)) AS emotion_dominant
+          FROM labels GROUP BY ALL)
+        SELECT user_id, course_id, phase,
+               count(*) FILTER (audio_status = 'ok') AS audio_ok_responses,
+               round(count(*) FILTER (audio_status = 'ok') / count(*), 4) AS audio_ok_share,
+               {means},
+               any_value(d.emotion_dominant) AS emotion_dominant,
+               round(avg(valence), 4) AS valence_mean, round(avg(arousal), 4) AS arousal_mean
+        FROM responses LEFT JOIN dominant d USING (user_id, course_id, phase)
+        WHERE phase IS NOT NULL GROUP BY ALL
+        """,
+        responses=responses,
+    )
