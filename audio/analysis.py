@@ -45,7 +45,7 @@ def analyse_clip(path: str, limits: AudioLimits = AudioLimits()) -> dict:
     return row
 
 
-def _one_native_thread() -> None:
+def one_native_thread() -> None:
     """Worker initializer: one BLAS/OpenMP thread per process (the pool is the parallelism;
     nested thread pools oversubscribe the cores and run twice as slow)."""
     from threadpoolctl import threadpool_limits
@@ -103,7 +103,7 @@ def analyse_clips(paths: list[str], cache: FeatureCache, limits: AudioLimits = A
         else:
             # spawn, not fork: the caller (Prefect, tests) has threads running.
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_one_native_thread) as pool:
+                                     initializer=one_native_thread) as pool:
                 results = list(pool.map(analyse_clip, [p for _, p in todo], [limits] * len(todo),
                                         chunksize=16))
         fresh = {k: r for (k, _), r in zip(todo, results)}

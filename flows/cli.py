@@ -143,6 +143,100 @@ def _cmd_demo(args) -> int:
     return code
 
 
+def _emotion_frames(args):
+    from audio.descriptors import describe_files
+    from features.corpora import read_labelled_manifest
+
+    def load(csv):
+        rows = read_labelled_manifest(csv, args.file_col, args.speaker_col, args.label_col)
+        return pd_concat(rows, describe_files(list(rows["path"])))
+
+    train = load(args.cv or args.train)
+    test = load(args.test) if args.test else None
+    return train, test
+
+
+def _fluency_frames(args):
+    from audio.descriptors import describe_files
+    from features.corpora import heuristic_subscores, read_rated_folder
+
+    def load(folder):
+        rows = read_rated_folder(folder)
+        descriptors = describe_files(list(rows["path"]))
+        if "prompt_words" in rows:
+            descriptors["prompt_words_per_s"] = rows["prompt_words"] / descriptors["duration_s"]
+            descriptors["prompt_words_per_speech_s"] = rows["prompt_words"] / descriptors["speech_s"]
+        return pd_concat(rows, descriptors, heuristic_subscores(descriptors))
+
+    train = load(args.cv or args.train)
+    test = load(args.test) if args.test else None
+    return train, test
+
+
+def pd_concat(*frames):
+    """Column-wise concatenation of frames with the same rows."""
+    import pandas as pd
+
+    return pd.concat([f.reset_index(drop=True) for f in frames], axis=1)
+
+
+def _feature_columns(frame) -> list[str]:
+    from features.heads import PROMPT_FEATURES
+
+    skip = {"path", "speaker", "label", "fluency", "prosodic", "total", "accuracy", "prompt_words",
+            "expressiveness", "confidence"}
+    return [c for c in frame.columns if c not in skip and (c in PROMPT_FEATURES or frame[c].dtype.kind == "f")]
+
+
+def _print_metrics(metrics: dict, keys: list[str]) -> None:
+    print(json.dumps(metrics, indent=2))
+    print(" ".join(f"{k}={round(metrics[k], 4) if isinstance(metrics[k], float) else metrics[k]}" for k in keys))
+
+
+def _cmd_evaluate(args) -> int:
+    from features.heads import evaluate_emotion, evaluate_fluency
+
+    if bool(args.cv) == bool(args.train):
+        print("give either --cv, or --train and --test", file=sys.stderr)
+        return 2
+    if args.target == "emotion":
+        train, test = _emotion_frames(args)
+        metrics = evaluate_emotion(train, test, _feature_columns(train), standardise=not args.no_speaker_standardise)
+        metrics["uar_ci95_low"], metrics["uar_ci95_high"] = metrics["uar_ci95"]
+        _print_metrics(metrics, ["uar", "uar_ci95_low", "uar_ci95_high", "n", "speaker_standardised"])
+    else:
+        train, test = _fluency_frames(args)
+        subs = {"speaking_rate": "speaking_rate_syl_per_s", "pause_ratio": "pause_ratio",
+                "expressiveness": "expressiveness", "confidence": "confidence"}
+        metrics = evaluate_fluency(train, test, _feature_columns(train), sub_scores=subs)
+        metrics["r_ci95_low"], metrics["r_ci95_high"] = metrics["r_ci95"]
+        _print_metrics(metrics, ["r", "r_ci95_low", "r_ci95_high", "n"] + [k for k in metrics if k.endswith("_vs_fluency_r")])
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from audio.descriptors import DESCRIPTOR_VERSION
+    from features.heads import evaluate_emotion, evaluate_fluency, fit_head
+
+    args.cv, args.train, args.test = args.manifest if args.kind == "emotion" else args.dir, None, None
+    if args.kind == "emotion":
+        frame, _ = _emotion_frames(args)
+        features = _feature_columns(frame)
+        metrics = evaluate_emotion(frame, None, features, standardise=not args.no_speaker_standardise)
+        head = fit_head("emotion", frame, features, DESCRIPTOR_VERSION, metrics, not args.no_speaker_standardise)
+        keys = ["uar"]
+    else:
+        frame, _ = _fluency_frames(args)
+        features = _feature_columns(frame)
+        metrics = evaluate_fluency(frame, None, features)
+        head = fit_head("fluency", frame, features, DESCRIPTOR_VERSION, metrics)
+        keys = ["r"]
+    path = head.save(args.out)
+    metrics["model_file"] = str(path)
+    _print_metrics(metrics, keys + ["model_file"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``engage`` console script."""
     parser = argparse.ArgumentParser(prog="engage", description=__doc__)
@@ -165,11 +259,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--learners", type=int, default=500)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_cmd_demo)
+    for name, kind in (("train-emotion", "emotion"), ("train-fluency", "fluency")):
+        p = sub.add_parser(name, help=f"train the {kind} head on descriptors, evaluated on unseen speakers")
+        if kind == "emotion":
+            p.add_argument("--manifest", required=True, help="CSV with file (relative to the CSV), speaker, label")
+            _corpus_columns(p)
+        else:
+            p.add_argument("--dir", required=True, help="speechocean762-format folder (subset_manifest.csv)")
+        p.add_argument("--out", required=True, help="folder for the versioned model file and its metrics")
+        p.set_defaults(func=_cmd_train, kind=kind)
+    p = sub.add_parser("evaluate", help="evaluate a head on speakers never seen in training")
+    p.add_argument("target", choices=["emotion", "fluency"])
+    p.add_argument("--cv", help="one manifest (emotion) or folder (fluency): speaker-grouped folds")
+    p.add_argument("--train")
+    p.add_argument("--test")
+    _corpus_columns(p)
+    p.set_defaults(func=_cmd_evaluate)
     args = parser.parse_args(argv)
     for key, value in _PREFECT_DEFAULTS.items():  # before anything imports prefect
         os.environ.setdefault(key, value)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)
+
+
+def _corpus_columns(p) -> None:
+    p.add_argument("--file-col", default="file")
+    p.add_argument("--speaker-col", default="speaker")
+    p.add_argument("--label-col", default="emotion")
+    p.add_argument("--no-speaker-standardise", action="store_true",
+                   help="do not standardise features per speaker (emotion)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,68 @@
+"""Read labelled speech corpora for training and evaluating heads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class CorpusError(ValueError):
+    """A manifest that cannot be used; the message names the file and the column."""
+
+
+def read_labelled_manifest(csv: str | Path, file_col: str = "file", speaker_col: str = "speaker",
+                           label_col: str = "emotion") -> pd.DataFrame:
+    """Return ``path, speaker, label`` rows from a CSV (EmoDB's columns by default); file paths
+    are relative to the CSV's folder. Raises CorpusError naming a missing column or file."""
+    csv = Path(csv)
+    frame = pd.read_csv(csv, dtype=str)
+    for col in (file_col, speaker_col, label_col):
+        if col not in frame:
+            raise CorpusError(f"{csv}: no column {col!r} (columns: {', '.join(frame.columns)})")
+    out = pd.DataFrame({"path": [str(csv.parent / p) for p in frame[file_col]],
+                        "speaker": frame[speaker_col].astype(str), "label": frame[label_col].astype(str)})
+    missing = [p for p in out["path"] if not Path(p).exists()]
+    if missing:
+        raise CorpusError(f"{csv}: {len(missing)} audio file(s) not found, e.g. {missing[0]}")
+    return out
+
+
+def read_rated_folder(folder: str | Path) -> pd.DataFrame:
+    """Return ``path, speaker, fluency, prosodic, total, accuracy`` (and ``prompt_words`` when the
+    manifest has the prompt ``text``) from a speechocean762-format folder (``subset_manifest.csv``
+    with ``wav_path``, ``speaker``, ``prerelease_median_*``)."""
+    folder = Path(folder)
+    csv = folder / "subset_manifest.csv"
+    if not csv.exists():
+        raise CorpusError(f"{folder}: no subset_manifest.csv")
+    frame = pd.read_csv(csv, dtype={"speaker": str})
+    needed = ["wav_path", "speaker"] + [f"prerelease_median_{k}" for k in ("fluency", "prosodic", "total", "accuracy")]
+    absent = [c for c in needed if c not in frame]
+    if absent:
+        raise CorpusError(f"{csv}: no column(s) {absent}")
+    out = pd.DataFrame({
+        "path": [str(folder / p) for p in frame["wav_path"]], "speaker": frame["speaker"].astype(str),
+        **{k: frame[f"prerelease_median_{k}"].astype(float) for k in ("fluency", "prosodic", "total", "accuracy")},
+    })
+    if "text" in frame:  # the prompt read aloud: its length is known to the app too
+        out["prompt_words"] = frame["text"].fillna("").str.split().str.len().astype(float)
+    return out
+
+
+def heuristic_subscores(descriptors: pd.DataFrame) -> pd.DataFrame:
+    """Return ``expressiveness`` and ``confidence`` (0-100) from descriptors. Heuristics, not
+    validated models: expressiveness rises with pitch range and loudness range; confidence
+    with loudness and voicing and falls with pause share (each as a z-score within the frame)."""
+    def z(col):
+        values = descriptors[col].astype(float)
+        return ((values - values.mean()) / (values.std() + 1e-9)).fillna(0.0)
+
+    def scale(x):
+        return 100 / (1 + np.exp(-x))
+
+    return pd.DataFrame({
+        "expressiveness": scale((z("f0_range_st") + z("loudness_range_db")) / 2),
+        "confidence": scale((z("loudness_mean_db") + z("voiced_ratio") - z("pause_ratio")) / 3),
+    })
