@@ -18,7 +18,7 @@ from scipy.signal import find_peaks
 
 from audio.decode import FRAME, HOP, SAMPLE_RATE
 
-TONE_VERSION = "tone-1"
+TONE_VERSION = "tone-2"
 F0_MIN, F0_MAX = 60.0, 500.0
 PITCH_SR = 8_000
 PITCH_WIN = 512  # 64 ms at 8 kHz: two periods of the lowest pitch
@@ -129,7 +129,7 @@ def extract_tone(signal: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
         times = np.flatnonzero(voiced) * HOP / sr
         out["f0_mean_st"] = float(st.mean())
         out["f0_sd_st"] = float(st.std())
-        out["f0_range_st"] = float(np.percentile(st, 95) - np.percentile(st, 5))
+        out["f0_range_st"] = float(np.percentile(st, 80) - np.percentile(st, 20))
         out["f0_slope_st_per_s"] = float(np.polyfit(times, st, 1)[0]) if np.ptp(times) > 0 else math.nan
         # Perturbation between consecutive voiced frames.
         pairs = voiced[1:] & voiced[:-1]
