@@ -73,7 +73,7 @@ class AudioConfig(_Strict):
     cache_max_mb: int = Field(4096, ge=16)
     fetch_workers: int = Field(8, ge=1, le=64)
     analysis_workers: int | None = None  # None: one per CPU core
-    batch_size: int = Field(2000, ge=10)
+    batch_size: int = Field(1000, ge=10)
     min_duration_s: float = 0.3
     max_duration_s: float = 60.0
     silence_dbfs: float = -55.0

@@ -75,9 +75,14 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
     if config.audio.enabled:
         cache_dir = config.audio.cache_dir or str(Path(config.output.root) / "_cache")
         batches = plan_audio_batches(responses, config.audio.batch_size, str(work))
-        fetched = [f.result() for f in fetch_audio_batch.map(
-            batches, unmapped(config.audio), unmapped(cache_dir), unmapped(config.storage.project))]
-        clips = [analyse_audio_batch(f["path"], config.audio, cache_dir) for f in fetched]
+        # A pipeline: batch k+1 downloads while batch k is analysed on every core.
+        fetches, analyses = [], []
+        for batch in batches:
+            fetches.append(fetch_audio_batch.submit(batch, config.audio, cache_dir, config.storage.project,
+                                                    wait_for=fetches[-1:]))
+            analyses.append(analyse_audio_batch.submit(fetches[-1], config.audio, cache_dir,
+                                                       wait_for=analyses[-1:]))
+        fetched, clips = [f.result() for f in fetches], [a.result() for a in analyses]
         emotion = classify_emotion([c["path"] for c in clips], config.emotion, cache_dir, str(work))
         responses = attach_audio_features(responses, [c["path"] for c in clips], emotion["path"], str(work))
         emotion_info = emotion["info"] | {

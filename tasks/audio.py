@@ -57,8 +57,9 @@ def fetch_audio_batch(batch_path: str, cfg: AudioConfig, cache_dir: str, project
 
 
 @task(cache_policy=NO_CACHE)
-def analyse_audio_batch(fetched_path: str, cfg: AudioConfig, cache_dir: str) -> dict:
+def analyse_audio_batch(fetched_batch: dict, cfg: AudioConfig, cache_dir: str) -> dict:
     """Decode, judge and extract tone for one fetched batch; return the clips table's path."""
+    fetched_path = fetched_batch["path"]
     fetched = pq.read_table(fetched_path).to_pylist()
     ok = [r for r in fetched if r["fetch_status"] == "ok"]
     results, analysed = analyse_clips([r["local_path"] for r in ok], FeatureCache(cache_dir),
