@@ -74,3 +74,21 @@ def describe_files(paths: list[str], workers: int | None = None):
                                  initializer=one_native_thread) as pool:
             rows = list(pool.map(_describe_file, paths, chunksize=8))
     return pd.DataFrame(rows)
+
+
+def describe_clips(paths: list[str], keys: list[str], cache, workers: int | None = None):
+    """Return descriptors for clips (one row per path, in order), reusing those the
+    ``audio.analysis.FeatureCache`` holds for ``DESCRIPTOR_VERSION`` under each content key;
+    returns (DataFrame, number computed now)."""
+    import pandas as pd
+
+    cached = cache.get_many(sorted(set(keys)), DESCRIPTOR_VERSION)
+    todo = sorted({k: p for k, p in zip(keys, paths) if k not in cached}.items())
+    fresh = {}
+    if todo:
+        frame = describe_files([p for _, p in todo], workers)
+        fresh = {k: {c: (None if pd.isna(v) else float(v)) for c, v in row.items()}
+                 for (k, _), (_, row) in zip(todo, frame.iterrows())}
+        cache.put_many(fresh, DESCRIPTOR_VERSION)
+    every = {**cached, **fresh}
+    return pd.DataFrame([every[k] for k in keys]), len(todo)

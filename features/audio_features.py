@@ -15,21 +15,24 @@ from features.duck import query
 PHASE_FEATURES = ("speaking_rate_syl_per_s", "pause_ratio", "f0_range_st", "loudness_mean_db")
 
 
-def attach_audio(responses: pa.Table, clips: pa.Table, emotions: pa.Table, tone_features: list[str]) -> pa.Table:
-    """Return ``responses`` with clip facts, tone features (absolute and ``_rel``) and emotion
-    columns joined by ``response_id``; row order kept."""
+def attach_audio(responses: pa.Table, clips: pa.Table, tone_features: list[str], *per_response: pa.Table) -> pa.Table:
+    """Return ``responses`` with clip facts, tone features (absolute and ``_rel``) and the
+    columns of each ``per_response`` table (emotion, head scores) joined by ``response_id``;
+    row order kept."""
     rel = ", ".join(
         f"c.{f} - median(c.{f}) FILTER (c.audio_status = 'ok') OVER (PARTITION BY r.user_id) AS {f}_rel"
         for f in tone_features)
+    names = [f"t{i}" for i in range(len(per_response))]
     return query(
         f"""
-        SELECT r.*, c.* EXCLUDE (response_id), {rel}, e.* EXCLUDE (response_id)
+        SELECT r.*, c.* EXCLUDE (response_id), {rel}
+               {"".join(f", {n}.* EXCLUDE (response_id)" for n in names)}
         FROM (SELECT *, row_number() OVER () AS _row FROM responses) r
         LEFT JOIN clips c USING (response_id)
-        LEFT JOIN emotions e USING (response_id)
+        {" ".join(f"LEFT JOIN {n} USING (response_id)" for n in names)}
         ORDER BY r._row
         """,
-        responses=responses, clips=clips, emotions=emotions,
+        responses=responses, clips=clips, **dict(zip(names, per_response)),
     ).drop_columns(["_row"])
 
 
@@ -55,6 +58,7 @@ def phase_audio(responses: pa.Table) -> pa.Table:
                {means},
                any_value(d.emotion_dominant) AS emotion_dominant,
                round(avg(valence), 4) AS valence_mean, round(avg(arousal), 4) AS arousal_mean
+               {", round(avg(fluency_score), 3) AS fluency_score_mean" if "fluency_score" in responses.column_names else ""}
         FROM responses LEFT JOIN dominant d USING (user_id, course_id, phase)
         WHERE phase IS NOT NULL GROUP BY ALL
         """,

@@ -33,8 +33,10 @@ class Head:
     metrics: dict = field(default_factory=dict)
 
     def predict(self, descriptors: pd.DataFrame, speakers=None) -> np.ndarray:
-        """Return labels (emotion) or scores (fluency) for rows of descriptors."""
-        X = prepare(descriptors[self.features], speakers if self.speaker_standardised else None)
+        """Return labels (emotion) or scores (fluency) for rows of descriptors; a descriptor
+        the head needs but the frame lacks (e.g. prompt features) counts as unknown."""
+        frame = descriptors.reindex(columns=self.features)
+        X = prepare(frame, speakers if self.speaker_standardised else None)
         return self.model.predict(X)
 
     def save(self, folder: str | Path) -> Path:
@@ -171,3 +173,20 @@ def fit_head(kind: str, frame: pd.DataFrame, features: list[str], descriptor_ver
                     descriptor_version, metrics)
     model = fluency_model().fit(prepare(frame[features]), frame["fluency"].astype(float))
     return Head("fluency", model, features, [], False, descriptor_version, metrics)
+
+
+def apply_heads(descriptors: pd.DataFrame, learners, fluency: Head | None, emotion: Head | None) -> pd.DataFrame:
+    """Return ``fluency_score`` (the expert scale the head was trained on) and
+    ``head_emotion_label``/``head_emotion_confidence`` per row (null without that head).
+    Emotion features are standardised per learner, as in training per speaker."""
+    out = pd.DataFrame(index=descriptors.index)
+    out["fluency_score"] = fluency.predict(descriptors) if fluency is not None and len(descriptors) else np.nan
+    if emotion is not None and len(descriptors):
+        X = prepare(descriptors.reindex(columns=emotion.features), learners if emotion.speaker_standardised else None)
+        proba = emotion.model.predict_proba(X)
+        classes = np.asarray(emotion.model.classes_)
+        out["head_emotion_label"] = classes[proba.argmax(axis=1)]
+        out["head_emotion_confidence"] = proba.max(axis=1)
+    else:
+        out["head_emotion_label"], out["head_emotion_confidence"] = None, np.nan
+    return out

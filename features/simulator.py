@@ -200,6 +200,7 @@ def _live(learner: _Learner, cfg: SimulationConfig, tracks, clips: list[ClipSpec
         return event
 
     n_session = 0
+    attempted: set[str] = set()
     while week_start < end and not learner.completed:
         engagement = _sigmoid(logit)
         hazard = 0.01 + 0.35 * (1 - engagement) ** 3
@@ -231,8 +232,11 @@ def _live(learner: _Learner, cfg: SimulationConfig, tracks, clips: list[ClipSpec
                 slot = traits.setdefault(key, {"engagement": [], "mood": [], "responses": 0})
                 slot["engagement"].append(engagement)
                 slot["mood"].append(mood)
-                # Speaking prompts: three on a phase's first lesson, else now and then.
-                speaking = 3 if lesson["first_of_phase"] else int(rng.random() < 0.05)
+                # Speaking prompts: three on a phase's first lesson, else now and then; a lesson
+                # taken again skips the prompts already answered.
+                first_try = lesson["lesson_id"] not in attempted
+                attempted.add(lesson["lesson_id"])
+                speaking = (3 if lesson["first_of_phase"] else int(rng.random() < 0.05)) if first_try else 0
                 for k in range(1, speaking + 1):
                     prompt = f"{lesson['lesson_id']}-P{k}"
                     t += timedelta(seconds=float(rng.uniform(5, 25)))

@@ -88,6 +88,11 @@ class EmotionConfig(_Strict):
     device: str | None = None  # None: cuda when available, else cpu
 
 
+class HeadsConfig(_Strict):
+    fluency: str | None = None  # a head file from `engage train-fluency`
+    emotion: str | None = None  # a head file from `engage train-emotion` (beside the model above)
+
+
 class StorageConfig(_Strict):
     project: str | None = None
 
@@ -107,6 +112,7 @@ class EngageConfig(_Strict):
     storage: StorageConfig = StorageConfig()
     audio: AudioConfig = AudioConfig()
     emotion: EmotionConfig = EmotionConfig()
+    heads: HeadsConfig = HeadsConfig()
     output: OutputConfig
 
 
@@ -168,6 +174,8 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
         "audio": config.audio.model_copy(update={
             "cache_dir": resolve(config.audio.cache_dir),
             "allowed_prefixes": [p if p.startswith("gs://") else resolve(p) for p in config.audio.allowed_prefixes]}),
+        "heads": config.heads.model_copy(update={
+            "fluency": resolve(config.heads.fluency), "emotion": resolve(config.heads.emotion)}),
         "emotion": config.emotion.model_copy(update={
             "model": resolve(config.emotion.model) if config.emotion.model and Path(base, config.emotion.model).exists()
             else config.emotion.model}),

@@ -17,6 +17,7 @@ from tasks.audio import (
     classify_emotion,
     fetch_audio_batch,
     plan_audio_batches,
+    score_heads,
 )
 from tasks.learners import (
     latest_event_time,
@@ -83,8 +84,13 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
             analyses.append(analyse_audio_batch.submit(fetches[-1], config.audio, cache_dir,
                                                        wait_for=analyses[-1:]))
         fetched, clips = [f.result() for f in fetches], [a.result() for a in analyses]
-        emotion = classify_emotion([c["path"] for c in clips], config.emotion, cache_dir, str(work))
-        responses = attach_audio_features(responses, [c["path"] for c in clips], emotion["path"], str(work))
+        clip_paths = [c["path"] for c in clips]
+        emotion = classify_emotion(clip_paths, config.emotion, cache_dir, str(work))
+        per_response = [emotion["path"]]
+        if config.heads.fluency or config.heads.emotion:
+            per_response.append(score_heads(clip_paths, responses, config.heads, config.audio, cache_dir,
+                                            str(work))["path"])
+        responses = attach_audio_features(responses, clip_paths, per_response, str(work))
         emotion_info = emotion["info"] | {
             "downloaded": sum(f["downloaded"] for f in fetched),
             "tone_analysed_now": sum(c["analysed"] for c in clips)}

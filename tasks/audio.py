@@ -10,11 +10,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from audio.analysis import CLIP_COLUMNS, EMOTION_COLUMNS, FeatureCache, analyse_clips, classify_clips
+from audio.descriptors import describe_clips
 from audio.decode import AudioLimits
 from audio.fetch import AudioCache, FetchPolicy, fetch_audio
 from audio.tone import FEATURES
 from features.audio_features import attach_audio
-from flows.config import AudioConfig, EmotionConfig
+from features.heads import apply_heads, load_head
+from flows.config import AudioConfig, EmotionConfig, HeadsConfig
 from outputs.tables import write_parquet
 
 
@@ -105,8 +107,34 @@ def classify_emotion(clip_paths: list[str], cfg: EmotionConfig, cache_dir: str, 
 
 
 @task(cache_policy=NO_CACHE)
-def attach_audio_features(responses_path: str, clip_paths: list[str], emotion_path: str, work_dir: str) -> str:
-    """Join clip facts, tone and emotion onto the responses; return the new responses path."""
+def score_heads(clip_paths: list[str], responses_path: str, heads: HeadsConfig, cfg: AudioConfig,
+                cache_dir: str, work_dir: str) -> dict:
+    """Apply the trained fluency and emotion heads to every analysable clip; return the path
+    of the per-response scores and how many clips needed new descriptors."""
+    import pandas as pd
+
+    clips = pa.concat_tables([pq.read_table(p, columns=["response_id", "content_key", "local_path", "audio_status"])
+                              for p in clip_paths]).to_pandas()
+    users = pq.read_table(responses_path, columns=["response_id", "user_id"]).to_pandas()
+    ok = clips[clips["audio_status"] == "ok"].merge(users, on="response_id")
+    descriptors, computed = describe_clips(list(ok["local_path"]), list(ok["content_key"]),
+                                           FeatureCache(cache_dir), cfg.analysis_workers)
+    scores = apply_heads(descriptors, ok["user_id"].to_numpy(),
+                         load_head(heads.fluency) if heads.fluency else None,
+                         load_head(heads.emotion) if heads.emotion else None)
+    table = pd.concat([ok[["response_id"]].reset_index(drop=True), scores.reset_index(drop=True)], axis=1)
+    schema = pa.schema([("response_id", pa.string()), ("fluency_score", pa.float64()),
+                        ("head_emotion_label", pa.string()), ("head_emotion_confidence", pa.float64())])
+    path = write_parquet(pa.Table.from_pandas(table, schema=schema, preserve_index=False),
+                         Path(work_dir) / "head-scores.parquet")
+    return {"path": path, "descriptors_computed": computed}
+
+
+@task(cache_policy=NO_CACHE)
+def attach_audio_features(responses_path: str, clip_paths: list[str], per_response_paths: list[str],
+                          work_dir: str) -> str:
+    """Join clip facts, tone, emotion and head scores onto the responses; return the new path."""
     clips = pa.concat_tables([pq.read_table(p) for p in clip_paths]).drop_columns(["language", "local_path"])
-    table = attach_audio(pq.read_table(responses_path), clips, pq.read_table(emotion_path), list(FEATURES))
+    table = attach_audio(pq.read_table(responses_path), clips, list(FEATURES),
+                         *[pq.read_table(p) for p in per_response_paths])
     return write_parquet(table, Path(work_dir) / "responses-audio.parquet")

@@ -17,11 +17,11 @@ from tests.audio.tiny_models import EMOTIONS, build_tiny_wav2vec2
 pytestmark = pytest.mark.slow
 
 
-def write_config(tmp_path, bucket, emotion_model=None, **telemetry):
+def write_config(tmp_path, bucket, emotion_model=None, heads=None, **telemetry):
     config = {"telemetry": {"sources": [f"gs://{bucket}/telemetry/"], **telemetry},
               "storage": {"project": "engage-test"}, "output": {"root": "out"},
               "audio": {"allowed_prefixes": [f"gs://{bucket}/audio/"], "batch_size": 150},
-              "emotion": {"model": emotion_model, "languages": ["en"]}}
+              "emotion": {"model": emotion_model, "languages": ["en"]}, "heads": heads or {}}
     path = tmp_path / "engage.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -142,3 +142,48 @@ def test_a_wrong_field_map_fails_loudly_after_writing_quarantine(tmp_path, prefe
     quarantine = pq.read_table(kept).to_pylist()
     assert {q["reason"] for q in quarantine} >= {"missing_field"}
     assert any(q["field"] == "user_id" for q in quarantine)
+
+
+def rated_folder(folder, speakers=10, per_speaker=6):
+    """A speechocean762-format folder of simulated answers rated by the speaker's fluency."""
+    import numpy as np
+    import pandas as pd
+    import soundfile as sf
+
+    from audio.synthesis import synthesize_speech
+
+    rng = np.random.default_rng(5)
+    rows = []
+    (folder / "WAVE").mkdir(parents=True)
+    for s in range(speakers):
+        fluency, f0 = rng.normal(), float(rng.uniform(100, 240))
+        for k in range(per_speaker):
+            y = synthesize_speech(float(rng.uniform(1.5, 3.5)), f0, float(rng.uniform(0.4, 0.8)), fluency,
+                                  0.0, 25.0, np.random.default_rng(100 * s + k))
+            name = f"WAVE/{s}-{k}.wav"
+            sf.write(folder / name, y, 16000)
+            rating = float(np.clip(5 + 2 * fluency + rng.normal(0, 0.3), 0, 10))
+            rows.append({"wav_path": name, "speaker": f"s{s}", "prerelease_median_fluency": rating,
+                         "prerelease_median_prosodic": rating, "prerelease_median_total": rating,
+                         "prerelease_median_accuracy": rating})
+    pd.DataFrame(rows).to_csv(folder / "subset_manifest.csv", index=False)
+    return folder
+
+
+def test_a_trained_fluency_head_scores_responses_in_the_pipeline(tmp_path, prefect_harness, small_platform):
+    import numpy as np
+    import pandas as pd
+
+    from flows.cli import main
+
+    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated")), "--out", str(tmp_path / "heads")]) == 0
+    config = write_config(tmp_path, small_platform["bucket"], heads={"fluency": str(tmp_path / "heads" / "fluency-head-v1.joblib")})
+    manifest = engagement_pipeline(RunParameters(config_file=str(config)))
+    responses = read_partition(tmp_path / "out", "responses", first_run_date(manifest)).to_pandas()
+    ok = responses[responses["audio_status"] == "ok"]
+    assert ok["fluency_score"].notna().all() and responses.loc[responses["audio_status"] != "ok", "fluency_score"].isna().all()
+    truth = pd.read_parquet(small_platform["dir"] / "truth" / "learners.parquet")[["user_id", "fluency"]]
+    per_learner = ok.groupby("user_id")["fluency_score"].mean().rename("score").reset_index().merge(truth, on="user_id")
+    assert np.corrcoef(per_learner["score"], per_learner["fluency"])[0, 1] > 0.4
+    activity = read_partition(tmp_path / "out", "phase_activity", first_run_date(manifest)).to_pylist()
+    assert any(r["fluency_score_mean"] is not None for r in activity)
