@@ -163,7 +163,7 @@ def _fluency_frames(args):
     def load(folder):
         rows = read_rated_folder(folder)
         descriptors = describe_files(list(rows["path"]))
-        if "prompt_words" in rows:
+        if "prompt_words" in rows and not getattr(args, "audio_only", False):
             descriptors["prompt_words_per_s"] = rows["prompt_words"] / descriptors["duration_s"]
             descriptors["prompt_words_per_speech_s"] = rows["prompt_words"] / descriptors["speech_s"]
         return pd_concat(rows, descriptors, heuristic_subscores(descriptors))
@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             _corpus_columns(p)
         else:
             p.add_argument("--dir", required=True, help="speechocean762-format folder (subset_manifest.csv)")
+            p.add_argument("--audio-only", action="store_true",
+                           help="leave out the prompt-text features (for heads used in the pipeline)")
         p.add_argument("--out", required=True, help="folder for the versioned model file and its metrics")
         p.set_defaults(func=_cmd_train, kind=kind)
     p = sub.add_parser("evaluate", help="evaluate a head on speakers never seen in training")
@@ -273,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cv", help="one manifest (emotion) or folder (fluency): speaker-grouped folds")
     p.add_argument("--train")
     p.add_argument("--test")
+    p.add_argument("--audio-only", action="store_true", help="fluency: leave out the prompt-text features")
     _corpus_columns(p)
     p.set_defaults(func=_cmd_evaluate)
     args = parser.parse_args(argv)

@@ -176,7 +176,8 @@ def test_a_trained_fluency_head_scores_responses_in_the_pipeline(tmp_path, prefe
 
     from flows.cli import main
 
-    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated")), "--out", str(tmp_path / "heads")]) == 0
+    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated")), "--audio-only",
+                 "--out", str(tmp_path / "heads")]) == 0
     config = write_config(tmp_path, small_platform["bucket"], heads={"fluency": str(tmp_path / "heads" / "fluency-head-v1.joblib")})
     manifest = engagement_pipeline(RunParameters(config_file=str(config)))
     responses = read_partition(tmp_path / "out", "responses", first_run_date(manifest)).to_pandas()
