@@ -9,7 +9,6 @@ second, and once more at shutdown.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import subprocess

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-import duckdb
 import ijson
 import pyarrow as pa
 import pyarrow.compute as pc
