@@ -42,7 +42,7 @@ class EmotionModel:
     meta: dict = field(default_factory=dict)
 
 
-def _hub_reachable(timeout_s: float = 3.0) -> bool:
+def hub_reachable(timeout_s: float = 3.0) -> bool:
     host = urlsplit(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
     try:
         with socket.create_connection((host, 443), timeout=timeout_s):
@@ -73,7 +73,7 @@ def load_emotion_model(name_or_path: str, device: str | None = None, revision: s
     attempts = [True] if local else [True, False]
     last_error: Exception | None = None
     for local_only in attempts:
-        if not local_only and not _hub_reachable():
+        if not local_only and not hub_reachable():
             raise EmotionModelUnavailable(
                 f"{name_or_path}: not in the local Hugging Face cache and the hub is unreachable (offline)")
         try:
@@ -98,24 +98,34 @@ def load_emotion_model(name_or_path: str, device: str | None = None, revision: s
                         sampling_rate=int(getattr(extractor, "sampling_rate", 16_000)))
 
 
+def forward_batches(model, extractor, signals: list[np.ndarray], batch_size: int, device: str, dtype,
+                    sampling_rate: int = 16_000, max_seconds: float = 20.0):
+    """Yield ``(indices, model outputs, attention mask)`` over length-sorted batches (little
+    padding) of 16 kHz signals, each cut to ``max_seconds``; inference mode, no gradients."""
+    import torch
+
+    limit = int(max_seconds * sampling_rate)
+    order = np.argsort([len(s) for s in signals], kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        inputs = extractor([np.asarray(signals[i][:limit], dtype=np.float32) for i in idx],
+                           sampling_rate=sampling_rate, padding=True, return_attention_mask=True,
+                           return_tensors="pt")
+        inputs = {k: (v.to(device, dtype) if v.is_floating_point() else v.to(device)) for k, v in inputs.items()}
+        with torch.inference_mode():
+            yield idx, model(**inputs), inputs.get("attention_mask")
+
+
 def classify_emotions(model: EmotionModel, signals: list[np.ndarray], batch_size: int = 16,
                       max_seconds: float = 20.0) -> list[dict[str, float]]:
     """Return one ``label -> probability`` dict per signal (``label -> value`` for dimensional
     models), in input order. Signals are 16 kHz mono; each is cut to ``max_seconds``."""
     import torch
 
-    limit = int(max_seconds * model.sampling_rate)
-    order = np.argsort([len(s) for s in signals], kind="stable")
     results: list[dict[str, float] | None] = [None] * len(signals)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        batch = [np.asarray(signals[i][:limit], dtype=np.float32) for i in idx]
-        inputs = model.feature_extractor(batch, sampling_rate=model.sampling_rate, padding=True,
-                                         return_attention_mask=True, return_tensors="pt")
-        inputs = {k: (v.to(model.device, model.dtype) if v.is_floating_point() else v.to(model.device))
-                  for k, v in inputs.items()}
-        with torch.inference_mode():
-            logits = model.model(**inputs).logits.float()
+    for idx, out, _ in forward_batches(model.model, model.feature_extractor, signals, batch_size,
+                                       model.device, model.dtype, model.sampling_rate, max_seconds):
+        logits = out.logits.float()
         values = logits if model.is_dimensional else torch.softmax(logits, dim=-1)
         for i, row in zip(idx, values.cpu().numpy()):
             results[i] = {label: float(v) for label, v in zip(model.labels, row)}

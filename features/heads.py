@@ -31,6 +31,7 @@ class Head:
     speaker_standardised: bool = False
     descriptor_version: str = ""
     metrics: dict = field(default_factory=dict)
+    ssl_model: str | None = None  # inputs include its pooled embeddings (columns ssl_*)
 
     def predict(self, descriptors: pd.DataFrame, speakers=None) -> np.ndarray:
         """Return labels (emotion) or scores (fluency) for rows of descriptors; a descriptor

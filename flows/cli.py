@@ -149,7 +149,10 @@ def _emotion_frames(args):
 
     def load(csv):
         rows = read_labelled_manifest(csv, args.file_col, args.speaker_col, args.label_col)
-        return pd_concat(rows, describe_files(list(rows["path"])))
+        frames = [rows, describe_files(list(rows["path"]))]
+        if getattr(args, "ssl_model", None):
+            frames.append(_ssl_columns(args.ssl_model, list(rows["path"])))
+        return pd_concat(*frames)
 
     train = load(args.cv or args.train)
     test = load(args.test) if args.test else None
@@ -171,6 +174,17 @@ def _fluency_frames(args):
     train = load(args.cv or args.train)
     test = load(args.test) if args.test else None
     return train, test
+
+
+def _ssl_columns(model_name: str, paths: list[str]):
+    """Pooled self-supervised embeddings of the files as columns ``ssl_0 ... ssl_<h-1>``."""
+    import pandas as pd
+
+    from audio.decode import decode_audio
+    from audio.ssl import load_ssl_model, pooled_embeddings
+
+    embeddings = pooled_embeddings(load_ssl_model(model_name), [decode_audio(p)[0] for p in paths])
+    return pd.DataFrame(embeddings, columns=[f"ssl_{k}" for k in range(embeddings.shape[1])]).astype(float)
 
 
 def pd_concat(*frames):
@@ -224,6 +238,7 @@ def _cmd_train(args) -> int:
         features = _feature_columns(frame)
         metrics = evaluate_emotion(frame, None, features, standardise=not args.no_speaker_standardise)
         head = fit_head("emotion", frame, features, DESCRIPTOR_VERSION, metrics, not args.no_speaker_standardise)
+        head.ssl_model = args.ssl_model
         keys = ["uar"]
     else:
         frame, _ = _fluency_frames(args)
@@ -263,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"train the {kind} head on descriptors, evaluated on unseen speakers")
         if kind == "emotion":
             p.add_argument("--manifest", required=True, help="CSV with file (relative to the CSV), speaker, label")
+            p.add_argument("--ssl-model", help="also train on pooled embeddings of this self-supervised model")
             _corpus_columns(p)
         else:
             p.add_argument("--dir", required=True, help="speechocean762-format folder (subset_manifest.csv)")
@@ -276,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train")
     p.add_argument("--test")
     p.add_argument("--audio-only", action="store_true", help="fluency: leave out the prompt-text features")
+    p.add_argument("--ssl-model", help="emotion: also use pooled embeddings of this self-supervised model")
     _corpus_columns(p)
     p.set_defaults(func=_cmd_evaluate)
     args = parser.parse_args(argv)

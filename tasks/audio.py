@@ -119,9 +119,16 @@ def score_heads(clip_paths: list[str], responses_path: str, heads: HeadsConfig, 
     ok = clips[clips["audio_status"] == "ok"].merge(users, on="response_id")
     descriptors, computed = describe_clips(list(ok["local_path"]), list(ok["content_key"]),
                                            FeatureCache(cache_dir), cfg.analysis_workers)
-    scores = apply_heads(descriptors, ok["user_id"].to_numpy(),
-                         load_head(heads.fluency) if heads.fluency else None,
-                         load_head(heads.emotion) if heads.emotion else None)
+    fluency = load_head(heads.fluency) if heads.fluency else None
+    emotion = load_head(heads.emotion) if heads.emotion else None
+    for head in (fluency, emotion):
+        if head is not None and head.ssl_model and len(ok):
+            from audio.decode import decode_audio
+            from audio.ssl import load_ssl_model, pooled_embeddings
+
+            vectors = pooled_embeddings(load_ssl_model(head.ssl_model), [decode_audio(p)[0] for p in ok["local_path"]])
+            descriptors = descriptors.join(pd.DataFrame(vectors, columns=[f"ssl_{k}" for k in range(vectors.shape[1])]))
+    scores = apply_heads(descriptors, ok["user_id"].to_numpy(), fluency, emotion)
     table = pd.concat([ok[["response_id"]].reset_index(drop=True), scores.reset_index(drop=True)], axis=1)
     schema = pa.schema([("response_id", pa.string()), ("fluency_score", pa.float64()),
                         ("head_emotion_label", pa.string()), ("head_emotion_confidence", pa.float64())])

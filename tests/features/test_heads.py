@@ -28,3 +28,25 @@ def test_train_emotion_saves_a_versioned_head_that_separates_unseen_speakers(tmp
     head = load_head(tmp_path / "model" / "emotion-head-v1.joblib")
     assert head.kind == "emotion" and head.labels == ["bored", "lively"] and head.speaker_standardised
     assert (tmp_path / "model" / "emotion-head-v1.metrics.json").exists()
+
+
+def test_emotion_head_can_add_pooled_ssl_embeddings(tmp_path, capsys):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    ssl = tmp_path / "ssl"
+    Wav2Vec2Model(Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                                 conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8), feat_extract_norm="layer",
+                                 num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)).save_pretrained(ssl)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True).save_pretrained(ssl)
+    rows = []
+    for speaker in ("a", "b", "c"):
+        for k in range(4):
+            y = synthesize_speech(1.5, 150.0, 0.2 + 0.2 * k, 0.0, 0.0, 25.0, np.random.default_rng(k))
+            sf.write(tmp_path / f"{speaker}{k}.wav", y, 16000)
+            rows.append({"file": f"{speaker}{k}.wav", "speaker": speaker, "emotion": "low" if k < 2 else "high"})
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    assert main(["train-emotion", "--manifest", str(tmp_path / "m.csv"), "--ssl-model", str(ssl),
+                 "--out", str(tmp_path / "model")]) == 0
+    head = load_head(tmp_path / "model" / "emotion-head-v1.joblib")
+    assert head.ssl_model == str(ssl)
+    assert [f for f in head.features if f.startswith("ssl_")] == [f"ssl_{k}" for k in range(16)]
