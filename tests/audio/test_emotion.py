@@ -44,3 +44,18 @@ def test_unavailable_model_raises_with_a_reason(tmp_path, monkeypatch):
     (tmp_path / "broken").mkdir()
     with pytest.raises(EmotionModelUnavailable, match="broken"):
         load_emotion_model(str(tmp_path / "broken"), device="cpu")
+
+
+@pytest.mark.gpu
+def test_cuda_runs_in_half_precision_and_matches_cpu(tmp_path):
+    import torch
+
+    folder = build_tiny_wav2vec2(tmp_path / "w2v")
+    gpu = load_emotion_model(str(folder))
+    assert gpu.device == "cuda" and gpu.dtype in (torch.bfloat16, torch.float16)
+    clips = signals(4)
+    on_gpu = classify_emotions(gpu, clips, batch_size=4)
+    on_cpu = classify_emotions(load_emotion_model(str(folder), device="cpu"), clips, batch_size=4)
+    for g, c in zip(on_gpu, on_cpu):
+        for label in EMOTIONS:
+            assert g[label] == pytest.approx(c[label], abs=0.02)
