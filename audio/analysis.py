@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from audio.decode import AudioLimits, DecodeError, audio_status, decode_audio, loud_frame_dbfs
+from audio.decode import AudioLimits, DecodeError, audio_status, decode_audio
 from audio.tone import FEATURES, TONE_VERSION, extract_tone
 
 CLIP_COLUMNS = ("audio_status", "audio_detail", "audio_duration_s", "clipping_share", "snr_db")
@@ -36,7 +36,7 @@ def analyse_clip(path: str, limits: AudioLimits = AudioLimits()) -> dict:
     except DecodeError as exc:
         row.update(audio_status="corrupt", audio_detail=str(exc).split(": ", 1)[-1][:300])
         return row
-    status = audio_status(info, limits, loud_frame_dbfs(signal))
+    status = audio_status(info, limits)
     row.update(audio_status=status, audio_duration_s=info.duration_s,
                clipping_share=info.clipping_share, snr_db=info.snr_db)
     if status == "ok":

@@ -45,6 +45,7 @@ class AudioInfo:
     peak_dbfs: float
     clipping_share: float  # share of samples at or within 0.1% of full scale
     snr_db: float  # loud frames (90th percentile power) over quiet frames (10th percentile)
+    loud_frame_dbfs: float  # power of the loud frames (90th percentile), dBFS
 
 
 def decode_audio(source: str | Path | bytes, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, AudioInfo]:
@@ -71,10 +72,12 @@ def decode_audio(source: str | Path | bytes, sample_rate: int = SAMPLE_RATE) -> 
     if native != sample_rate:
         mono = soxr.resample(mono, native, sample_rate, quality="HQ").astype(np.float32)
     peak = float(np.max(np.abs(mono)))
+    loud, quiet = np.percentile(frame_power(mono), [90, 10])
     info = AudioInfo(
         duration_s=len(mono) / sample_rate, native_sample_rate=int(native), channels=data.shape[1],
         format=fmt, peak_dbfs=20 * np.log10(max(peak, 1e-10)), clipping_share=clipping,
-        snr_db=estimate_snr_db(mono))
+        snr_db=float(10 * np.log10((loud + 1e-12) / (quiet + 1e-12))),
+        loud_frame_dbfs=float(10 * np.log10(loud + 1e-12)))
     return mono.astype(np.float32, copy=False), info
 
 
@@ -86,29 +89,14 @@ def frame_power(signal: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", frames, frames) / FRAME
 
 
-def estimate_snr_db(signal: np.ndarray) -> float:
-    """Return a signal-to-noise estimate: 90th over 10th percentile of frame power, in dB."""
-    power = frame_power(signal)
-    loud, quiet = np.percentile(power, 90), np.percentile(power, 10)
-    return float(10 * np.log10((loud + 1e-12) / (quiet + 1e-12)))
-
-
-def audio_status(info: AudioInfo, limits: AudioLimits, loud_frame_dbfs: float) -> str:
-    """Return ``ok``, ``too_short``, ``too_long``, ``silent`` or ``noisy`` for a decoded clip.
-
-    ``loud_frame_dbfs`` is the power of the clip's loud frames (90th percentile) in dBFS.
-    """
+def audio_status(info: AudioInfo, limits: AudioLimits) -> str:
+    """Return ``ok``, ``too_short``, ``too_long``, ``silent`` or ``noisy`` for a decoded clip."""
     if info.duration_s < limits.min_duration_s:
         return "too_short"
     if info.duration_s > limits.max_duration_s:
         return "too_long"
-    if loud_frame_dbfs < limits.silence_dbfs:
+    if info.loud_frame_dbfs < limits.silence_dbfs:
         return "silent"
     if info.snr_db < limits.min_snr_db:
         return "noisy"
     return "ok"
-
-
-def loud_frame_dbfs(signal: np.ndarray) -> float:
-    """Return the 90th percentile of frame power in dBFS."""
-    return float(10 * np.log10(np.percentile(frame_power(signal), 90) + 1e-12))

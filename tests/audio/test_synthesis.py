@@ -1,5 +1,7 @@
 import io
 
+import pytest
+
 import librosa
 import numpy as np
 import soundfile as sf
@@ -31,9 +33,7 @@ def test_bad_cases_decode_as_their_case_says():
     assert np.abs(silent).max() < 1e-3
     clipped, _ = sf.read(io.BytesIO(render_case(y, "clipped", rng)))
     assert np.mean(np.abs(clipped) > 0.99) > 0.01
-    for case in ("corrupt", "truncated"):
-        try:
-            data, _ = sf.read(io.BytesIO(render_case(y, case, rng)))
-            assert len(data) < len(y) / 2
-        except (sf.LibsndfileError, RuntimeError, ValueError):
-            pass
+    with pytest.raises(sf.LibsndfileError):
+        sf.read(io.BytesIO(render_case(y, "corrupt", rng)))
+    truncated = render_case(y, "truncated", rng)
+    assert len(truncated) < len(render_case(y, "ok", rng)) / 2
