@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 
 HEAD_FORMAT = 1
-# Known-prompt features: words of the prompt text per second of the answer (read-aloud tasks).
-PROMPT_FEATURES = ("prompt_words_per_s", "prompt_words_per_speech_s")
 
 
 @dataclass

@@ -195,11 +195,9 @@ def pd_concat(*frames):
 
 
 def _feature_columns(frame) -> list[str]:
-    from features.heads import PROMPT_FEATURES
-
-    skip = {"path", "speaker", "label", "fluency", "prosodic", "total", "accuracy", "prompt_words",
-            "expressiveness", "confidence"}
-    return [c for c in frame.columns if c not in skip and (c in PROMPT_FEATURES or frame[c].dtype.kind == "f")]
+    """The head's inputs: every numeric descriptor column, not labels, ratings or sub-scores."""
+    skip = {"fluency", "prosodic", "total", "accuracy", "prompt_words", "expressiveness", "confidence"}
+    return [c for c in frame.columns if c not in skip and frame[c].dtype.kind == "f"]
 
 
 def _print_metrics(metrics: dict, keys: list[str]) -> None:
