@@ -188,7 +188,7 @@ def fetch_audio(items: list[tuple[str, str | None, str | None]], policy: FetchPo
 
         client = storage_client()
 
-    def one(item) -> FetchResult:
+    def one(item, listed: dict) -> FetchResult:
         response_id, user_id, uri = item
         if not uri:
             return FetchResult(response_id, "no_audio")
@@ -198,12 +198,17 @@ def fetch_audio(items: list[tuple[str, str | None, str | None]], policy: FetchPo
         if not uri.startswith("gs://"):
             return (FetchResult(response_id, "ok", path=uri) if os.path.isfile(uri)
                     else FetchResult(response_id, "missing", detail="no such file"))
-        return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s)
+        folder = listed.get(_directory(uri))
+        if folder is None:
+            return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s)
+        blob = folder.get(parse_gs_uri(uri).key)
+        if blob is None:
+            return FetchResult(response_id, "missing", detail="no such object")
+        return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s, blob=blob)
 
     with ThreadPoolExecutor(max_workers=policy.workers) as pool:
         listed = _list_directories(items, policy, client, retry, pool)
-        return list(pool.map(lambda item: one(item) if not listed.get(_directory(item[2]))
-                             else _fetch_listed(item, listed, client, cache, retry, policy), items))
+        return list(pool.map(lambda item: one(item, listed), items))
 
 
 def _directory(uri: str | None) -> tuple[str, str] | None:
@@ -234,14 +239,6 @@ def _list_directories(items, policy, client, retry, pool) -> dict:
             return folder, None
 
     return dict(pool.map(listing, folders))
-
-
-def _fetch_listed(item, listed, client, cache, retry, policy) -> FetchResult:
-    response_id, user_id, uri = item
-    blob = listed[_directory(uri)].get(parse_gs_uri(uri).key)
-    if blob is None:
-        return FetchResult(response_id, "missing", detail="no such object")
-    return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s, blob=blob)
 
 
 def _fetch_gs(response_id, user_id, uri, client, cache, retry, timeout, blob=None) -> FetchResult:

@@ -99,19 +99,17 @@ def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str], dict[str, st
     field from the transformed struct ``s``, and, per object field, an SQL test that is true
     when the value is there but is not a usable object."""
     spec: dict = {}
-    access = {}
-    for name in FIELD_KINDS:
-        keys = field_map.keys(name)
+    access = {name: "s" + "".join(f"[{sql_str(k)}]" for k in field_map.keys(name)) for name in FIELD_KINDS}
+    # Leaves first (FieldMap guarantees none lies inside another leaf), then object fields,
+    # which stay structs when leaves lie inside them.
+    for name in sorted(FIELD_KINDS, key=lambda n: FIELD_KINDS[n] == "object"):
+        *parents, last = field_map.keys(name)
         node = spec
-        for key in keys[:-1]:
-            child = node.setdefault(key, {})
-            node = child if isinstance(child, dict) else node.__setitem__(key, {}) or node[key]
-        node.setdefault(keys[-1], "VARCHAR")
-        access[name] = "s" + "".join(f"[{sql_str(k)}]" for k in keys)
+        for key in parents:
+            node = node.setdefault(key, {})
+        node.setdefault(last, "VARCHAR")
     odd_objects = {}
-    for name, kind in FIELD_KINDS.items():
-        if kind != "object":
-            continue
+    for name in (n for n, kind in FIELD_KINDS.items() if kind == "object"):
         node = spec
         for key in field_map.keys(name):
             node = node[key]
@@ -182,7 +180,7 @@ WITH src AS (
          CASE WHEN utf8_ok AND json_valid(line) THEN json_transform(line, {sql_str(spec)}) END AS s
   FROM {lines}
 ), vals AS (
-  SELECT *, {values}, {", ".join(f"{odd_objects[n]} AS odd_{n}" for n in odd_objects)} FROM src
+  SELECT *, {values} FROM src
 ), times AS (
   SELECT *, {nums},
     regexp_matches(s_timestamp, '{_OFFSET_RE}') AS has_offset,

@@ -40,7 +40,7 @@ def simulate_platform(out: Path, learners: int, seed: int, weeks: int, bucket: s
     platform = simulate(cfg, load_curriculum())
     client = None
     if bucket:
-        client = storage_client(DEMO_BUCKET)
+        client = storage_client()
         ensure_bucket(client, bucket)
     (out / "telemetry").mkdir(parents=True, exist_ok=True)
     for name, lines in platform.telemetry.items():

@@ -72,7 +72,7 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
     responses = responses_table(timeline, config.mapping.curriculum, str(work))
     lap("learners")
     # 3. audio: fetch, analyse tone, classify emotion, join onto responses
-    emotion_info = {}
+    emotion_info, work_done = {}, {}
     if config.audio.enabled:
         cache_dir = config.audio.cache_dir or str(Path(config.output.root) / "_cache")
         batches = plan_audio_batches(responses, config.audio.batch_size, str(work))
@@ -91,9 +91,10 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
             per_response.append(score_heads(clip_paths, responses, config.heads, config.audio, cache_dir,
                                             str(work))["path"])
         responses = attach_audio_features(responses, clip_paths, per_response, str(work))
-        emotion_info = emotion["info"] | {
-            "downloaded": sum(f["downloaded"] for f in fetched),
-            "tone_analysed_now": sum(c["analysed"] for c in clips)}
+        emotion_info = emotion["info"]
+        work_done = {"audio_downloaded": sum(f["downloaded"] for f in fetched),
+                     "tone_analysed": sum(c["analysed"] for c in clips),
+                     "emotion_classified": emotion["classified"]}
         lap("audio")
     activity = phase_activity_table(timeline, sessions, responses, as_of, str(work))
     # 4. publish
@@ -108,7 +109,7 @@ def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
         "code_version": code_version(),
         "inputs": [{**f["checksums"], "format": f["staged"]["format"]} for f in staged],
         "counts": counts, "accounting_problems": reconcile(counts),
-        "tables": partitions, "timings_s": timings,
+        "tables": partitions, "timings_s": timings, "work": work_done,
         "models": {"tone": TONE_VERSION, "emotion": emotion_info},
     }
     manifest["manifest_path"] = publish_manifest(manifest, config.output.root, run_date)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 import os
 import subprocess
+from collections import Counter
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -95,10 +95,12 @@ def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    responses = pq.read_table(paths["responses"])
+    has_audio = "audio_status" in pq.read_schema(paths["responses"]).names
+    responses = pq.read_table(paths["responses"], columns=["mapping"] + (
+        ["audio_status", "emotion_status"] if has_audio else []))
     mapping = responses["mapping"].to_pylist()
     audio = {}
-    if "audio_status" in responses.column_names:
+    if has_audio:
         audio = {"by_status": dict(sorted(Counter(responses["audio_status"].to_pylist()).items())),
                  "emotion_by_status": dict(sorted(Counter(
                      s.split(":")[0] for s in responses["emotion_status"].to_pylist()).items()))}

@@ -102,8 +102,8 @@ def classify_emotion(clip_paths: list[str], cfg: EmotionConfig, cache_dir: str, 
     table = pa.Table.from_pylist([{"response_id": c["response_id"], **r} for c, r in zip(clips, rows)], schema=schema)
     info = {"model": cfg.model, "loaded": model is not None, "unavailable": reason,
             "revision": model.revision if model else None, "device": model.device if model else None,
-            "labels": model.labels if model else None, "classified_now": classified}
-    return {"path": write_parquet(table, Path(work_dir) / "emotion.parquet"), "info": info}
+            "labels": model.labels if model else None}
+    return {"path": write_parquet(table, Path(work_dir) / "emotion.parquet"), "info": info, "classified": classified}
 
 
 @task(cache_policy=NO_CACHE)
@@ -121,13 +121,15 @@ def score_heads(clip_paths: list[str], responses_path: str, heads: HeadsConfig, 
                                            FeatureCache(cache_dir), cfg.analysis_workers)
     fluency = load_head(heads.fluency) if heads.fluency else None
     emotion = load_head(heads.emotion) if heads.emotion else None
-    for head in (fluency, emotion):
-        if head is not None and head.ssl_model and len(ok):
-            from audio.decode import decode_audio
-            from audio.ssl import load_ssl_model, pooled_embeddings
+    ssl_models = {h.ssl_model for h in (fluency, emotion) if h is not None and h.ssl_model}
+    if len(ssl_models) > 1:
+        raise ValueError(f"the heads were trained on different SSL models {sorted(ssl_models)}; use one")
+    if ssl_models and len(ok):
+        from audio.decode import decode_audio
+        from audio.ssl import load_ssl_model, pooled_embeddings
 
-            vectors = pooled_embeddings(load_ssl_model(head.ssl_model), [decode_audio(p)[0] for p in ok["local_path"]])
-            descriptors = descriptors.join(pd.DataFrame(vectors, columns=[f"ssl_{k}" for k in range(vectors.shape[1])]))
+        vectors = pooled_embeddings(load_ssl_model(ssl_models.pop()), [decode_audio(p)[0] for p in ok["local_path"]])
+        descriptors = descriptors.join(pd.DataFrame(vectors, columns=[f"ssl_{k}" for k in range(vectors.shape[1])]))
     scores = apply_heads(descriptors, ok["user_id"].to_numpy(), fluency, emotion)
     table = pd.concat([ok[["response_id"]].reset_index(drop=True), scores.reset_index(drop=True)], axis=1)
     schema = pa.schema([("response_id", pa.string()), ("fluency_score", pa.float64()),

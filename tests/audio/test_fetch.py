@@ -109,3 +109,11 @@ def test_cache_is_bounded_and_purgeable_per_learner(tmp_path):
     assert cache.purge_user("alice") == 1
     assert cache.get("gs://b/a1", 1, "c1", "m1") is None
     assert cache.get("gs://b/b2", 1, "c3", "m3") is not None
+
+
+def test_refusal_applies_inside_listed_folders(tmp_path, objects, gcs_emulator):
+    folder = [(rid, user, uri) for rid, (user, uri) in objects.items() if user == "u0"]
+    assert len(folder) >= 3  # enough for the folder to be listed in one request
+    bad = ("bad", "u0", f"gs://{BUCKET}/audio/u0/r0.ogg\n")
+    got = fetch_audio(folder + [bad], POLICY, AudioCache(tmp_path), storage_client("t"))
+    assert [r.status for r in got] == ["ok"] * len(folder) + ["refused"]

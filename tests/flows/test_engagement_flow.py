@@ -114,9 +114,9 @@ def test_emotion_comes_from_the_configured_local_model_for_covered_languages(two
 
 
 def test_second_run_downloads_and_analyses_nothing_new(two_runs):
-    first, second = two_runs["first"]["models"]["emotion"], two_runs["second"]["models"]["emotion"]
-    assert first["downloaded"] > 0 and first["tone_analysed_now"] > 0 and first["classified_now"] > 0
-    assert (second["downloaded"], second["tone_analysed_now"], second["classified_now"]) == (0, 0, 0)
+    first, second = two_runs["first"]["work"], two_runs["second"]["work"]
+    assert first["audio_downloaded"] > 0 and first["tone_analysed"] > 0 and first["emotion_classified"] > 0
+    assert second == {"audio_downloaded": 0, "tone_analysed": 0, "emotion_classified": 0}
 
 
 def test_phase_activity_carries_audio_aggregates(two_runs):
