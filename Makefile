@@ -4,9 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export DO_NOT_TRACK := 1
-export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+# Prefect's environment (analytics off, offline-friendly timeouts) is set by the CLI and the
+# test suite themselves: flows/prefect_env.py.
 
 .PHONY: setup demo test bench clean
 

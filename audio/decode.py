@@ -8,30 +8,46 @@ saying the format is unsupported.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import soundfile as sf
 import soxr
+from annotated_types import Ge, Gt
 
-SAMPLE_RATE = 16_000
+from features.errors import EngageError
+from features.statuses import AudioStatus
+
+SAMPLE_RATE = 16_000  # every analysis runs on 16 kHz mono
 FRAME = 400  # 25 ms at 16 kHz
 HOP = 160  # 10 ms
 
 
-class DecodeError(ValueError):
+class DecodeError(EngageError):
     """Audio bytes that cannot be decoded; the message says why."""
 
 
 @dataclass(frozen=True)
 class AudioLimits:
-    """When a decoded clip is not worth analysing (see ``audio_status``)."""
+    """When a decoded clip is not worth analysing (the ``audio.limits`` config section; see
+    ``audio_status``).
 
-    min_duration_s: float = 0.3
-    max_duration_s: float = 60.0
+    Raises:
+        ValueError: ``max_duration_s`` not above ``min_duration_s``.
+    """
+
+    min_duration_s: Annotated[float, Ge(0)] = 0.3
+    max_duration_s: Annotated[float, Gt(0)] = 60.0
     silence_dbfs: float = -55.0  # loudest 10 ms frames quieter than this: silent
     min_snr_db: float = 6.0  # below: noisy
+
+    def __post_init__(self) -> None:
+        if self.max_duration_s <= self.min_duration_s:
+            raise ValueError(f"max_duration_s ({self.max_duration_s}) must be above "
+                             f"min_duration_s ({self.min_duration_s})")
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,8 @@ def decode_audio(source: str | Path | bytes, sample_rate: int = SAMPLE_RATE) -> 
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         suffix = Path(name).suffix.lower()
         hint = " (M4A/AAC and WebM need ffmpeg, which is not installed)" if suffix in (".m4a", ".aac", ".mp4", ".webm") else ""
-        raise DecodeError(f"{name}: cannot decode audio: {exc}{hint}") from exc
+        reason = re.sub(r"^Error opening .*?: ", "", str(exc))  # the path is already in front
+        raise DecodeError(f"{name}: cannot decode audio: {reason}{hint}") from exc
     if data.size == 0:
         raise DecodeError(f"{name}: no samples")
     clipping = float(np.mean(np.abs(data) >= 0.999))
@@ -89,14 +106,14 @@ def frame_power(signal: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", frames, frames) / FRAME
 
 
-def audio_status(info: AudioInfo, limits: AudioLimits) -> str:
+def audio_status(info: AudioInfo, limits: AudioLimits) -> AudioStatus:
     """Return ``ok``, ``too_short``, ``too_long``, ``silent`` or ``noisy`` for a decoded clip."""
     if info.duration_s < limits.min_duration_s:
-        return "too_short"
+        return AudioStatus.TOO_SHORT
     if info.duration_s > limits.max_duration_s:
-        return "too_long"
+        return AudioStatus.TOO_LONG
     if info.loud_frame_dbfs < limits.silence_dbfs:
-        return "silent"
+        return AudioStatus.SILENT
     if info.snr_db < limits.min_snr_db:
-        return "noisy"
-    return "ok"
+        return AudioStatus.NOISY
+    return AudioStatus.OK

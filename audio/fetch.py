@@ -19,31 +19,41 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote
 
+from annotated_types import Ge, Gt, Le
+
 from audio.storage import parse_gs_uri
+from features.statuses import AudioStatus
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Where audio may come from and how hard to try."""
+    """Where audio may come from and how hard to try (the ``audio.fetch`` config section).
 
-    allowed_prefixes: tuple[str, ...] = ()  # "gs://bucket/prefix/" or absolute local folders
-    workers: int = 8
-    timeout_s: float = 20.0
-    retry_deadline_s: float = 60.0
-    initial_backoff_s: float = 0.1
-    max_backoff_s: float = 4.0
+    ``allowed_prefixes``: ``gs://bucket/prefix/`` or absolute local folders (empty refuses
+    all); ``workers`` concurrent downloads; per-request ``timeout_s``; the storage client's
+    retries of transient errors back off from ``initial_backoff_s`` to ``max_backoff_s``
+    until ``retry_deadline_s``.
+    """
+
+    allowed_prefixes: tuple[str, ...] = ()
+    workers: Annotated[int, Ge(1), Le(64)] = 8
+    timeout_s: Annotated[float, Gt(0)] = 20.0
+    retry_deadline_s: Annotated[float, Gt(0)] = 60.0
+    initial_backoff_s: Annotated[float, Gt(0)] = 0.1
+    max_backoff_s: Annotated[float, Gt(0)] = 4.0
 
 
 @dataclass
 class FetchResult:
-    """The outcome for one response; ``path`` is set when ``status == "ok"``."""
+    """The outcome for one response; ``path`` is set when ``status`` is ``ok``."""
 
     response_id: str
-    status: str
+    status: AudioStatus
     path: str | None = None
     detail: str | None = None
     downloaded: bool = False
@@ -191,19 +201,19 @@ def fetch_audio(items: list[tuple[str, str | None, str | None]], policy: FetchPo
     def one(item, listed: dict) -> FetchResult:
         response_id, user_id, uri = item
         if not uri:
-            return FetchResult(response_id, "no_audio")
+            return FetchResult(response_id, AudioStatus.NO_AUDIO)
         why = refusal(uri, policy.allowed_prefixes)
         if why:
-            return FetchResult(response_id, "refused", detail=why)
+            return FetchResult(response_id, AudioStatus.REFUSED, detail=why)
         if not uri.startswith("gs://"):
-            return (FetchResult(response_id, "ok", path=uri) if os.path.isfile(uri)
-                    else FetchResult(response_id, "missing", detail="no such file"))
+            return (FetchResult(response_id, AudioStatus.OK, path=uri) if os.path.isfile(uri)
+                    else FetchResult(response_id, AudioStatus.MISSING, detail="no such file"))
         folder = listed.get(_directory(uri))
         if folder is None:
             return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s)
         blob = folder.get(parse_gs_uri(uri).key)
         if blob is None:
-            return FetchResult(response_id, "missing", detail="no such object")
+            return FetchResult(response_id, AudioStatus.MISSING, detail="no such object")
         return _fetch_gs(response_id, user_id, uri, client, cache, retry, policy.timeout_s, blob=blob)
 
     with ThreadPoolExecutor(max_workers=policy.workers) as pool:
@@ -250,19 +260,19 @@ def _fetch_gs(response_id, user_id, uri, client, cache, retry, timeout, blob=Non
         if blob is None:
             blob = client.bucket(parsed.bucket).get_blob(parsed.key, retry=retry, timeout=timeout)
         if blob is None:
-            return FetchResult(response_id, "missing", detail="no such object")
+            return FetchResult(response_id, AudioStatus.MISSING, detail="no such object")
         # Read the version before downloading: the download refreshes these from its headers.
         version = (blob.generation, blob.crc32c, blob.md5_hash)
         hit = cache.get(uri, *version)
         if hit:
-            return FetchResult(response_id, "ok", path=hit)
+            return FetchResult(response_id, AudioStatus.OK, path=hit)
         data = blob.download_as_bytes(retry=retry, timeout=timeout, checksum="crc32c")
     except gexc.NotFound:
-        return FetchResult(response_id, "missing", detail="no such object")
+        return FetchResult(response_id, AudioStatus.MISSING, detail="no such object")
     except DataCorruption as exc:
-        return FetchResult(response_id, "fetch_failed", detail=f"checksum mismatch: {str(exc)[:200]}")
+        return FetchResult(response_id, AudioStatus.FETCH_FAILED, detail=f"checksum mismatch: {str(exc)[:200]}")
     except (gexc.GoogleAPIError, OSError, ValueError) as exc:
         # Retries are exhausted or the error is permanent (403, 400, ...).
-        return FetchResult(response_id, "fetch_failed", detail=f"{type(exc).__name__}: {str(exc)[:200]}")
+        return FetchResult(response_id, AudioStatus.FETCH_FAILED, detail=f"{type(exc).__name__}: {str(exc)[:200]}")
     path = cache.put(uri, user_id, *version, data)
-    return FetchResult(response_id, "ok", path=path, downloaded=True)
+    return FetchResult(response_id, AudioStatus.OK, path=path, downloaded=True)

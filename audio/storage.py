@@ -1,8 +1,8 @@
 """Storage access: ``gs://`` through google-cloud-storage, and local paths.
 
-With ``STORAGE_EMULATOR_HOST`` set, the client talks to that emulator with anonymous
-credentials; otherwise it uses Application Default Credentials (or a service-account file named
-by ``GOOGLE_APPLICATION_CREDENTIALS``).
+The client uses Application Default Credentials (or a service-account file named by
+``GOOGLE_APPLICATION_CREDENTIALS``); with ``STORAGE_EMULATOR_HOST`` set, google-cloud-storage
+talks to that emulator with anonymous credentials.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.errors import EngageError
+
 log = logging.getLogger(__name__)
+
+
+class SourceNotFound(EngageError):
+    """A telemetry source pattern that matches no file or object."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +50,9 @@ def parse_gs_uri(uri: str) -> GsUri:
 
 
 def storage_client(project: str | None = None):
-    """Return a google-cloud-storage client (anonymous against an emulator)."""
+    """Return a google-cloud-storage client for ``project`` (the credentials' default when None)."""
     from google.cloud import storage
 
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        from google.auth.credentials import AnonymousCredentials
-
-        return storage.Client(project=project or "engage-local", credentials=AnonymousCredentials())
     return storage.Client(project=project)
 
 
@@ -58,7 +60,7 @@ def expand_sources(patterns: list[str], client=None) -> list[str]:
     """Return the files named by ``patterns``, sorted within each pattern, in pattern order.
 
     A pattern is a local path, directory or glob, or a ``gs://bucket/prefix`` (every object
-    under it, when it ends in ``/``) or ``gs://bucket/glob*``. Raises ``FileNotFoundError``
+    under it, when it ends in ``/``) or ``gs://bucket/glob*``. Raises ``SourceNotFound``
     naming the pattern when it matches nothing.
     """
     found: list[str] = []
@@ -81,7 +83,7 @@ def expand_sources(patterns: list[str], client=None) -> list[str]:
             matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else (
                 [pattern] if os.path.isfile(pattern) else [])
         if not matches:
-            raise FileNotFoundError(f"telemetry source {pattern!r} matches no file")
+            raise SourceNotFound(f"telemetry source {pattern!r} matches no file")
         found.extend(m for m in matches if m not in found)
     return found
 
@@ -107,19 +109,3 @@ def fetch_to_local(uri: str, dest: str | Path, client=None) -> dict:
     blob.download_to_filename(str(dest))
     return {"uri": uri, "local_path": str(dest), "size": blob.size, "md5": blob.md5_hash,
             "crc32c": blob.crc32c, "generation": blob.generation}
-
-
-def upload_bytes(client, uri: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-    """Upload ``data`` to a ``gs://`` URI."""
-    parsed = parse_gs_uri(uri)
-    client.bucket(parsed.bucket).blob(parsed.key).upload_from_string(data, content_type=content_type)
-
-
-def ensure_bucket(client, name: str) -> None:
-    """Create bucket ``name`` unless it exists."""
-    from google.api_core.exceptions import Conflict
-
-    try:
-        client.create_bucket(name)
-    except Conflict:
-        pass

@@ -1,8 +1,8 @@
 """Tone of voice: prosody and voice-quality features of one spoken response.
 
-``extract_tone(signal)`` is a pure function on a 16 kHz mono signal; ``extract_tone_file`` reads
-a file first; ``extract_tone_batch`` runs many files over worker processes. Every feature, its
-unit and formula is in docs/audio_features.md. Frames are 25 ms long, 10 ms apart.
+``extract_tone(signal)`` is a pure function on a 16 kHz mono signal; ``audio.clips`` applies it
+to files and to many clips over worker processes. Every feature, its unit and formula is in
+docs/audio.md. Frames are 25 ms long, 10 ms apart (``audio.spectrum``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import scipy.fft
 import soxr
 from scipy.signal import find_peaks
 
-from audio.decode import FRAME, HOP, SAMPLE_RATE
+from audio.decode import HOP, SAMPLE_RATE
+from audio.spectrum import MIN_PAUSE_S, N_FFT, Spectrum, runs, spectrum
 
 TONE_VERSION = "tone-2"
 F0_MIN, F0_MAX = 60.0, 500.0
 PITCH_SR = 8_000
 PITCH_WIN = 512  # 64 ms at 8 kHz: two periods of the lowest pitch
-MIN_PAUSE_S = 0.15
 
 FEATURES = (
     "duration_s", "speech_s", "voiced_ratio",
@@ -78,34 +78,17 @@ def _mel_basis(sr: int, n_fft: int) -> np.ndarray:
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=40, fmin=20, fmax=sr / 2)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Return [start, end) index pairs of the True runs in ``mask``."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[::2], edges[1::2]))
-
-
-def extract_tone(signal: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
+def extract_tone(signal: np.ndarray, sr: int = SAMPLE_RATE, frames: Spectrum | None = None) -> dict[str, float]:
     """Return the tone features of one clip (NaN where a feature is undefined, e.g. pitch of a
-    clip with no voiced frame). ``signal`` is float mono at ``sr`` (16 kHz expected)."""
+    clip with no voiced frame). ``signal`` is float mono at ``sr`` (16 kHz expected);
+    ``frames`` is its ``audio.spectrum.spectrum`` when the caller already has it."""
     out = dict.fromkeys(FEATURES, math.nan)
-    n = len(signal)
-    out["duration_s"] = n / sr
-    if n < FRAME * 2:
+    out["duration_s"] = len(signal) / sr
+    frames = frames if frames is not None else spectrum(signal, sr)
+    if frames is None or not frames.active.any():
         return out
-    n_fft = 512
-    spec = np.abs(librosa.stft(signal, n_fft=n_fft, hop_length=HOP, win_length=FRAME, center=True)) ** 2
-    frame_power = spec.sum(axis=0) / (n_fft * FRAME / 2)
-    frame_db = 10 * np.log10(frame_power + 1e-12)
-    floor = np.percentile(frame_db, 10)
-    threshold = max(floor + 6.0, frame_db.max() - 35.0)
-    active = frame_db > threshold
-    # Bridge dips shorter than a pause so that syllable gaps are not pauses.
-    for start, end in _runs(~active):
-        if 0 < start and end < len(active) and (end - start) * HOP / sr < MIN_PAUSE_S:
-            active[start:end] = True
-    if not active.any():
-        return out
+    spec, frame_power, frame_db, active = frames.power, frames.frame_power, frames.frame_db, frames.active
+    threshold = frames.threshold_db
 
     # Pitch and periodicity from each speech frame's autocorrelation (the autocorrelation
     # method, corrected for the window), at 8 kHz: voice pitch needs nothing above 4 kHz.
@@ -154,7 +137,7 @@ def extract_tone(signal: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
     out["articulation_rate_syl_per_s"] = nuclei / out["speech_s"]
 
     first, last = np.flatnonzero(active)[[0, -1]]
-    pauses = [(e - s) * HOP / sr for s, e in _runs(~active[first:last + 1])]
+    pauses = [(e - s) * HOP / sr for s, e in runs(~active[first:last + 1])]
     pauses = [p for p in pauses if p >= MIN_PAUSE_S]
     span = (last - first + 1) * HOP / sr
     out["pause_count"] = float(len(pauses))
@@ -169,7 +152,7 @@ def extract_tone(signal: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
     mean_spec_db = 10 * np.log10(spec_active[band].mean(axis=1) + 1e-12)
     out["spectral_slope_db_per_khz"] = float(np.polyfit(freqs[band] / 1000, mean_spec_db, 1)[0])
     out["spectral_centroid_hz"] = float(np.mean((freqs[:, None] * spec_active).sum(0) / (spec_active.sum(0) + 1e-12)))
-    mel = librosa.power_to_db(_mel_basis(sr, n_fft) @ spec_active + 1e-10)
+    mel = librosa.power_to_db(_mel_basis(sr, N_FFT) @ spec_active + 1e-10)
     mfcc = librosa.feature.mfcc(S=mel, n_mfcc=5)
     for k in range(1, 5):
         out[f"mfcc{k}_mean"] = float(mfcc[k].mean())

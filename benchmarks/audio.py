@@ -35,7 +35,7 @@ def clip_paths(n: int) -> tuple[list[str], str]:
     import numpy as np
     import soundfile as sf
 
-    from audio.synthesis import synthesize_speech
+    from features.simulation.speech import synthesize_speech
 
     folder = Path(tempfile.mkdtemp())
     paths = []
@@ -50,7 +50,7 @@ def clip_paths(n: int) -> tuple[list[str], str]:
 def bench_tone(paths: list[str]) -> dict:
     import librosa
 
-    from audio.analysis import analyse_clip
+    from audio.clips import analyse_clip
     from audio.decode import decode_audio
 
     for p in paths[:3]:
@@ -100,7 +100,7 @@ def bench_emotion(paths: list[str], device: str) -> dict:
     sync()
     single = time.perf_counter() - start
     return {f"emotion_{device}_x_rt_batched": seconds / batched, f"emotion_{device}_x_rt_single": seconds / single,
-            f"emotion_{device}_params_m": sum(p.numel() for p in model.model.parameters()) / 1e6}
+            f"emotion_{device}_params_m": sum(p.numel() for p in model.loaded.model.parameters()) / 1e6}
 
 
 def main() -> None:

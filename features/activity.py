@@ -8,9 +8,27 @@ import pyarrow as pa
 
 from features.audio_features import phase_audio
 from features.duck import query, sql_str
+from features.errors import EngageError
+
+
+class NoEvents(EngageError):
+    """A run with no event to work on."""
 
 # A prompt_shown more than this long before its response is not taken as its prompt.
 MAX_LATENCY_S = 3600
+
+
+def latest_time(events: pa.Table) -> datetime:
+    """Return the latest ``ts`` of ``events`` (a run's default as_of).
+
+    Raises:
+        NoEvents: when ``events`` is empty.
+    """
+    import pyarrow.compute as pc
+
+    if events.num_rows == 0:
+        raise NoEvents("no events survived ingest, so there is no as_of")
+    return pc.max(events["ts"]).as_py()
 
 
 def build_responses(events: pa.Table, curriculum_languages: dict[str, str]) -> pa.Table:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import pyarrow as pa
 
 from features.duck import query
+from features.statuses import AudioStatus
+
+AUDIO_OK_SQL = f"audio_status = '{AudioStatus.OK}'"  # SQL: the response's audio could be analysed
 
 # Aggregated per learner x phase (mean of absolute and relative values).
 PHASE_FEATURES = ("speaking_rate_syl_per_s", "pause_ratio", "f0_range_st", "loudness_mean_db")
@@ -20,7 +23,7 @@ def attach_audio(responses: pa.Table, clips: pa.Table, tone_features: list[str],
     columns of each ``per_response`` table (emotion, head scores) joined by ``response_id``;
     row order kept."""
     rel = ", ".join(
-        f"c.{f} - median(c.{f}) FILTER (c.audio_status = 'ok') OVER (PARTITION BY r.user_id) AS {f}_rel"
+        f"c.{f} - median(c.{f}) FILTER (c.{AUDIO_OK_SQL}) OVER (PARTITION BY r.user_id) AS {f}_rel"
         for f in tone_features)
     names = [f"t{i}" for i in range(len(per_response))]
     return query(
@@ -41,8 +44,8 @@ def phase_audio(responses: pa.Table) -> pa.Table:
     ``PHASE_FEATURES`` (absolute and relative), the most frequent emotion and mean
     valence/arousal (null unless the model outputs them)."""
     means = ", ".join(
-        f"round(avg({f}) FILTER (audio_status = 'ok'), 4) AS {f}_mean, "
-        f"round(avg({f}_rel) FILTER (audio_status = 'ok'), 4) AS {f}_rel_mean"
+        f"round(avg({f}) FILTER ({AUDIO_OK_SQL}), 4) AS {f}_mean, "
+        f"round(avg({f}_rel) FILTER ({AUDIO_OK_SQL}), 4) AS {f}_rel_mean"
         for f in PHASE_FEATURES)
     return query(
         f"""
@@ -53,8 +56,8 @@ def phase_audio(responses: pa.Table) -> pa.Table:
           SELECT user_id, course_id, phase, arg_max(emotion_label, (n, emotion_label)) AS emotion_dominant
           FROM labels GROUP BY ALL)
         SELECT user_id, course_id, phase,
-               count(*) FILTER (audio_status = 'ok') AS audio_ok_responses,
-               round(count(*) FILTER (audio_status = 'ok') / count(*), 4) AS audio_ok_share,
+               count(*) FILTER ({AUDIO_OK_SQL}) AS audio_ok_responses,
+               round(count(*) FILTER ({AUDIO_OK_SQL}) / count(*), 4) AS audio_ok_share,
                {means},
                any_value(d.emotion_dominant) AS emotion_dominant,
                round(avg(valence), 4) AS valence_mean, round(avg(arousal), 4) AS arousal_mean

@@ -17,14 +17,15 @@ A milestone id is unique within its course and level; a lesson belongs to one mi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 import yaml
 
+from features.errors import EngageError
 
-class CurriculumError(ValueError):
+
+class CurriculumError(EngageError):
     """A curriculum file that cannot be used; the message names the file and the key."""
 
 
@@ -54,22 +55,14 @@ class Curriculum:
         return {r["course_id"]: r["language"] for r in self.courses.to_pylist()}
 
 
-DEMO_CURRICULUM = "demo_curriculum.yaml"
-
-
-def demo_curriculum_path() -> Path:
-    """Return the path of the embedded demo curriculum."""
-    return Path(str(resources.files("features").joinpath(DEMO_CURRICULUM)))
-
-
-def load_curriculum(path: str | Path | None = None) -> Curriculum:
-    """Load and validate a curriculum YAML (the embedded demo one when ``path`` is None).
+def load_curriculum(path: str | Path) -> Curriculum:
+    """Load and validate a curriculum YAML.
 
     Raises:
         CurriculumError: unreadable YAML, a missing or mistyped key, a phase not listed in its
             course, or a duplicate milestone or lesson id; the message names file and key.
     """
-    path = Path(path) if path else demo_curriculum_path()
+    path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

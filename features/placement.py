@@ -6,8 +6,7 @@ import pyarrow as pa
 
 from features.curriculum import Curriculum
 from features.duck import query, sql_str
-
-MAPPING_VALUES = ("milestone_id", "lesson_id", "unmapped")
+from features.statuses import Mapping
 
 
 def place_events(events: pa.Table, curriculum: Curriculum) -> pa.Table:
@@ -45,10 +44,10 @@ def place_events(events: pa.Table, curriculum: Curriculum) -> pa.Table:
                coalesce(m1.milestone_id, m2.milestone_id, r.event_milestone_id) AS milestone_id,
                coalesce(m1.phase, m2.phase) AS phase,
                coalesce(m1.phase_index, m2.phase_index) AS phase_index,
-               CASE WHEN m1.milestone_id IS NOT NULL THEN 'milestone_id'
-                    WHEN m2.milestone_id IS NOT NULL THEN 'lesson_id'
+               CASE WHEN m1.milestone_id IS NOT NULL THEN '{Mapping.MILESTONE_ID}'
+                    WHEN m2.milestone_id IS NOT NULL THEN '{Mapping.LESSON_ID}'
                     WHEN r.event_milestone_id IS NOT NULL OR r.lesson_id IS NOT NULL
-                         OR r.event_type = 'response_submitted' THEN 'unmapped'
+                         OR r.event_type = 'response_submitted' THEN '{Mapping.UNMAPPED}'
                END AS mapping
         FROM resolved r
         LEFT JOIN milestones m1 ON m1.course_id = r.course_id AND m1.level = r.level

@@ -12,13 +12,26 @@ from features.duck import query, sql_str
 
 @dataclass(frozen=True)
 class Selection:
-    """Which events a run keeps: learners by level (in force at ``as_of``) and cohort, and a
-    ``[start, end)`` time window. Empty tuples and None mean "no restriction"."""
+    """Which events a run keeps (the ``select`` config section): learners by level (in force
+    at ``as_of``) and cohort, and a ``[start, end)`` time window. Empty tuples and None mean
+    "no restriction".
+
+    Raises:
+        ValueError: a window whose start is not before its end, or a time without an offset.
+    """
 
     levels: tuple[str, ...] = ()
     cohorts: tuple[str, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name}: give the time with its UTC offset, got {value.isoformat()}")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start ({self.start.isoformat()}) must be before end ({self.end.isoformat()})")
 
 
 FILTER_REASONS = ("after_as_of", "level", "cohort", "before_window", "after_window")

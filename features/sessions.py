@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import pyarrow as pa
+from annotated_types import Gt
 
 from features.duck import query
+from features.statuses import SessionSource
 
 
-def assign_sessions(events: pa.Table, inactivity_gap_minutes: float) -> pa.Table:
+@dataclass(frozen=True)
+class SessionRules:
+    """How sessions are cut when the client sent no ``session_id`` (the ``sessions`` config
+    section): at gaps longer than ``inactivity_gap_minutes`` between a learner's events."""
+
+    inactivity_gap_minutes: Annotated[float, Gt(0)] = 30.0
+
+
+def assign_sessions(events: pa.Table, rules: SessionRules = SessionRules()) -> pa.Table:
     """Return placed ``events`` with ``session_id``, ``session_source`` and ``activity_phase``.
 
     An event keeps its own ``session_id`` (``session_source = 'telemetry'``). Events without one
     are cut into sessions per learner wherever two consecutive such events are more than
-    ``inactivity_gap_minutes`` apart (``'inactivity_gap'``, ids ``<user>#g<n>``).
+    ``rules.inactivity_gap_minutes`` apart (``'inactivity_gap'``, ids ``<user>#g<n>``).
     ``session_phase`` is the phase most of the session's placed events are in (the earlier
     phase on a tie); ``activity_phase`` is the event's own phase, else its session's.
     """
-    gap_us = int(inactivity_gap_minutes * 60 * 1_000_000)
+    gap_us = int(rules.inactivity_gap_minutes * 60 * 1_000_000)
     return query(
         f"""
         WITH ev AS (SELECT *, row_number() OVER () AS _row FROM events),
@@ -29,7 +42,8 @@ def assign_sessions(events: pa.Table, inactivity_gap_minutes: float) -> pa.Table
         keyed AS (
           SELECT ev.* EXCLUDE (session_id),
                  coalesce(ev.session_id, ev.user_id || '#g' || lpad(g.n::VARCHAR, 4, '0')) AS session_id,
-                 CASE WHEN ev.session_id IS NULL THEN 'inactivity_gap' ELSE 'telemetry' END AS session_source
+                 CASE WHEN ev.session_id IS NULL THEN '{SessionSource.INACTIVITY_GAP}'
+                      ELSE '{SessionSource.TELEMETRY}' END AS session_source
           FROM ev LEFT JOIN gaps g USING (_row)),
         main_phase AS (
           SELECT user_id, session_id, arg_min(phase, (-n, phase_index)) AS session_phase

@@ -1,22 +1,30 @@
-"""The one config file: a validated pydantic model, and the flow's run parameters.
+"""The one config file: a validated pydantic model made of the libraries' own config dataclasses.
 
-Relative paths in a config file are resolved against that file's folder; in the embedded
-default config (the demo's) against the current working directory.
+Each section that configures an algorithm *is* that algorithm's frozen dataclass (``ingest`` is
+``features.ingest.IngestOptions``, ``audio.fetch`` is ``audio.fetch.FetchPolicy``, ...), so its
+defaults live once, beside its code. Relative paths resolve against the config file's folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audio.decode import AudioLimits
+from audio.emotion import EmotionOptions
+from audio.fetch import FetchPolicy
+from features.errors import EngageError
+from features.ingest import IngestOptions
+from features.select import Selection
+from features.sessions import SessionRules
+from outputs.quality import QualityGates
 
 
-class ConfigError(ValueError):
+class ConfigError(EngageError):
     """A config file that cannot be used; the message names the file, key and value."""
 
 
@@ -24,73 +32,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TelemetryConfig(_Strict):
-    sources: list[str] = Field(min_length=1)
-    format: Literal["auto", "ndjson", "array"] = "auto"
-    field_map: dict[str, str] = Field(default_factory=dict)
-    naive_timezone: str = "UTC"
-    max_quarantine_share: float = Field(0.05, ge=0, le=1)
-    memory_limit_mb: int = Field(2048, ge=128)
-
-    @field_validator("naive_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("field_map")
-    @classmethod
-    def _valid_map(cls, value: dict[str, str]) -> dict[str, str]:
-        from features.telemetry_schema import FieldMap
-
-        FieldMap.with_overrides(value)
-        return value
-
-
-class SelectConfig(_Strict):
-    levels: list[str] = Field(default_factory=list)
-    cohorts: list[str] = Field(default_factory=list)
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-class SessionsConfig(_Strict):
-    inactivity_gap_minutes: float = Field(30.0, gt=0)
-
-
-class MappingConfig(_Strict):
-    curriculum: str | None = None  # None: the embedded demo curriculum
-    max_unmapped_share: float = Field(0.05, ge=0, le=1)
+class InputsConfig(_Strict):
+    telemetry: list[str] = Field(min_length=1)  # paths, globs, gs://bucket/prefix/ or gs:// globs
+    curriculum: str  # the platform's curriculum YAML
 
 
 class AudioConfig(_Strict):
     enabled: bool = True
-    allowed_prefixes: list[str] = Field(default_factory=list)  # gs://bucket/prefix/ or local folders
     cache_dir: str | None = None  # None: <output.root>/_cache
     cache_max_mb: int = Field(4096, ge=16)
-    fetch_workers: int = Field(8, ge=1, le=64)
-    analysis_workers: int | None = None  # None: one per CPU core
-    batch_size: int = Field(1000, ge=10)
-    min_duration_s: float = 0.3
-    max_duration_s: float = 60.0
-    silence_dbfs: float = -55.0
-    min_snr_db: float = 6.0
-
-
-class EmotionConfig(_Strict):
-    model: str | None = None  # Hugging Face id or local folder; None: no emotion analysis
-    revision: str | None = None
-    languages: list[str] = Field(default_factory=lambda: ["en"])  # course languages it covers
-    batch_size: int = Field(16, ge=1)
-    device: str | None = None  # None: cuda when available, else cpu
+    batch_size: int = Field(1000, ge=10)  # responses per fetch/analysis task
+    analysis_workers: int | None = Field(None, ge=1)  # None: one per CPU core
+    fetch: FetchPolicy = FetchPolicy()
+    limits: AudioLimits = AudioLimits()
 
 
 class HeadsConfig(_Strict):
     fluency: str | None = None  # a head file from `engage train-fluency`
-    emotion: str | None = None  # a head file from `engage train-emotion` (beside the model above)
+    emotion: str | None = None  # a head file from `engage train-emotion`
 
 
 class StorageConfig(_Strict):
@@ -105,15 +64,26 @@ class OutputConfig(_Strict):
 class EngageConfig(_Strict):
     """Everything a run needs besides its parameters (as_of, run_date)."""
 
-    telemetry: TelemetryConfig
-    select: SelectConfig = SelectConfig()
-    sessions: SessionsConfig = SessionsConfig()
-    mapping: MappingConfig = MappingConfig()
-    storage: StorageConfig = StorageConfig()
-    audio: AudioConfig = AudioConfig()
-    emotion: EmotionConfig = EmotionConfig()
-    heads: HeadsConfig = HeadsConfig()
+    inputs: InputsConfig
     output: OutputConfig
+    storage: StorageConfig = StorageConfig()
+    ingest: IngestOptions = IngestOptions()
+    select: Selection = Selection()
+    sessions: SessionRules = SessionRules()
+    quality: QualityGates = QualityGates()
+    audio: AudioConfig = AudioConfig()
+    emotion: EmotionOptions = EmotionOptions()
+    heads: HeadsConfig = HeadsConfig()
+
+    @property
+    def cache_dir(self) -> str:
+        """Where downloaded audio and analysis results are cached."""
+        return self.audio.cache_dir or str(Path(self.output.root) / "_cache")
+
+    @property
+    def work_root(self) -> str:
+        """Where runs keep their scratch folders."""
+        return self.output.work_dir or str(Path(self.output.root) / "_work")
 
 
 class RunParameters(BaseModel):
@@ -123,29 +93,23 @@ class RunParameters(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    config_file: str | None = None
+    config_file: str
     as_of: datetime | None = None
     run_date: date | None = None
 
 
-DEFAULT_CONFIG = "default_config.yaml"
-
-
-def load_config(path: str | Path | None = None) -> EngageConfig:
-    """Load and validate a config file (the embedded demo default when ``path`` is None).
+def load_config(path: str | Path) -> EngageConfig:
+    """Load and validate a config file.
 
     Raises:
         ConfigError: unreadable YAML, or a key that is unknown, missing or has a bad value; the
             message names the file, the key path and the offending value.
     """
-    if path is None:
-        source, base = str(resources.files("flows").joinpath(DEFAULT_CONFIG)), Path.cwd()
-    else:
-        source, base = str(path), Path(path).resolve().parent
+    source = str(path)
     try:
         doc = yaml.safe_load(Path(source).read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read config: {exc}") from exc
+        raise ConfigError(f"{source}: cannot read config: {str(exc).splitlines()[0]}") from None
     try:
         config = EngageConfig.model_validate(doc)
     except ValidationError as exc:
@@ -155,8 +119,26 @@ def load_config(path: str | Path | None = None) -> EngageConfig:
             value = err.get("input")
             shown = f" (got {value!r})" if not isinstance(value, dict) else ""
             lines.append(f"{source}: {key}: {err['msg']}{shown}")
-        raise ConfigError("\n".join(lines)) from None
-    return _resolve_paths(config, base)
+        raise ConfigError("; ".join(lines)) from None
+    return _resolve_paths(config, Path(path).resolve().parent)
+
+
+def load_run_config(path: str | Path) -> EngageConfig:
+    """Load the config and check what a run needs before it starts: the curriculum parses and
+    each configured head file is a head this engage can apply.
+
+    Raises:
+        ConfigError, features.curriculum.CurriculumError, audio.heads.model.HeadFileError.
+    """
+    from audio.heads.model import load_head
+    from features.curriculum import load_curriculum
+
+    config = load_config(path)
+    load_curriculum(config.inputs.curriculum)
+    for kind in ("fluency", "emotion"):
+        if getattr(config.heads, kind):
+            load_head(getattr(config.heads, kind), kind)
+    return config
 
 
 def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
@@ -165,18 +147,19 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
             return p
         return str(base / p)
 
+    model = config.emotion.model
+    fetch = config.audio.fetch
     return config.model_copy(update={
-        "telemetry": config.telemetry.model_copy(
-            update={"sources": [resolve(s) for s in config.telemetry.sources]}),
-        "mapping": config.mapping.model_copy(update={"curriculum": resolve(config.mapping.curriculum)}),
+        "inputs": config.inputs.model_copy(update={
+            "telemetry": [resolve(s) for s in config.inputs.telemetry],
+            "curriculum": resolve(config.inputs.curriculum)}),
         "output": config.output.model_copy(
             update={"root": resolve(config.output.root), "work_dir": resolve(config.output.work_dir)}),
         "audio": config.audio.model_copy(update={
             "cache_dir": resolve(config.audio.cache_dir),
-            "allowed_prefixes": [p if p.startswith("gs://") else resolve(p) for p in config.audio.allowed_prefixes]}),
+            "fetch": dataclasses.replace(fetch, allowed_prefixes=tuple(resolve(p) for p in fetch.allowed_prefixes))}),
         "heads": config.heads.model_copy(update={
             "fluency": resolve(config.heads.fluency), "emotion": resolve(config.heads.emotion)}),
-        "emotion": config.emotion.model_copy(update={
-            "model": resolve(config.emotion.model) if config.emotion.model and Path(base, config.emotion.model).exists()
-            else config.emotion.model}),
+        # A model name is a local folder when one exists there, else a hub id.
+        "emotion": dataclasses.replace(config.emotion, model=resolve(model) if model and (base / model).exists() else model),
     })

@@ -1,16 +1,24 @@
-"""The ``engagement_pipeline`` flow: telemetry in, learner x phase tables and a manifest out."""
+"""The ``engagement_pipeline`` flow: telemetry in, learner x phase tables and a manifest out.
+
+Each stage is a subflow (named in the Prefect UI and timed by Prefect); tasks pass Parquet
+paths, never tables.
+"""
 
 from __future__ import annotations
 
-import shutil
-import time
-from pathlib import Path
+from datetime import date, datetime
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, unmapped
+from prefect.states import Failed
 
-from flows.config import RunParameters, load_config
-from outputs.manifest import code_version, config_hash, reconcile, stage_counts
+from audio.emotion import EmotionOptions
 from audio.tone import TONE_VERSION
+from features.ingest import IngestOptions
+from features.select import Selection
+from features.sessions import SessionRules
+from flows.config import AudioConfig, EngageConfig, HeadsConfig, RunParameters, load_run_config
+from outputs.provenance import config_hash
+from outputs.quality import QualityGateError
 from tasks.audio import (
     analyse_audio_batch,
     attach_audio_features,
@@ -20,102 +28,125 @@ from tasks.audio import (
     score_heads,
 )
 from tasks.learners import (
-    latest_event_time,
+    cut_sessions,
     phase_activity_table,
-    place_and_sessionize,
+    place_in_curriculum,
     responses_table,
+    run_clock,
     select_learners,
     sessions_table,
 )
-from tasks.publish import check_thresholds, fail_empty_ingest, publish_manifest, publish_tables
-from tasks.telemetry import finalize_ingest, resolve_sources, stage_source
+from tasks.publish import (
+    close_workspace,
+    count_stages,
+    keep_failed_quarantine,
+    open_workspace,
+    publish_manifest,
+    publish_tables,
+    quality_verdict,
+    stage_timings,
+)
+from tasks.telemetry import fetch_source, finalize_ingest, resolve_sources, stage_source
+
+
+@flow(name="engage-ingest", flow_run_name="ingest")
+def ingest_stage(sources: list[str], options: IngestOptions, project: str | None, work: str) -> dict:
+    """Fetch, parse, validate and deduplicate every telemetry source."""
+    uris = resolve_sources(sources, project)
+    fetched = fetch_source.map(uris, range(len(uris)), unmapped(work), unmapped(project))
+    staged = stage_source.map(fetched, range(len(uris)), unmapped(work), unmapped(options))
+    return finalize_ingest(staged, work, options)
+
+
+@flow(name="engage-learners", flow_run_name="learners")
+def learner_stage(events: str, selection: Selection, as_of: datetime, curriculum: str,
+                  rules: SessionRules, work: str) -> dict:
+    """Select learners, place their events in the curriculum, cut sessions, list responses."""
+    selected = select_learners(events, selection, as_of, work)
+    timeline = cut_sessions(place_in_curriculum(selected["path"], curriculum, work), rules, work)
+    return {"selected": selected, "timeline": timeline, "sessions": sessions_table(timeline, work),
+            "responses": responses_table(timeline, curriculum, work)}
+
+
+@flow(name="engage-audio", flow_run_name="audio")
+def audio_stage(responses: str, audio: AudioConfig, emotion: EmotionOptions, heads: HeadsConfig,
+                cache_dir: str, project: str | None, work: str) -> dict:
+    """Fetch, analyse and classify every response's audio; join the results onto responses."""
+    fetches, analyses = [], []
+    # A pipeline: batch k+1 downloads while batch k is analysed on every core.
+    for batch in plan_audio_batches(responses, audio.batch_size, work):
+        fetches.append(fetch_audio_batch.submit(batch, audio.fetch, cache_dir, audio.cache_max_mb, project,
+                                                wait_for=fetches[-1:]))
+        analyses.append(analyse_audio_batch.submit(fetches[-1], audio.limits, audio.analysis_workers, cache_dir,
+                                                   wait_for=analyses[-1:]))
+    clips = [a.result()["path"] for a in analyses]
+    classified = classify_emotion(clips, emotion, cache_dir, work)
+    per_response = [classified["path"]]
+    if heads.fluency or heads.emotion:
+        per_response.append(score_heads(clips, responses, heads.fluency, heads.emotion, audio.analysis_workers,
+                                        cache_dir, work)["path"])
+    return {"responses": attach_audio_features(responses, clips, per_response, work),
+            "fetched": [f.result() for f in fetches], "analysed": [a.result() for a in analyses],
+            "emotion": classified}
+
+
+@flow(name="engage-features", flow_run_name="features")
+def feature_stage(learners: dict, responses: str, as_of: datetime, work: str) -> dict:
+    """Compute the learner x phase tables."""
+    return {"phase_activity": phase_activity_table(learners["timeline"], learners["sessions"], responses,
+                                                   as_of, work)}
+
+
+@flow(name="engage-publish", flow_run_name="publish")
+def publish_stage(config: EngageConfig, key: str, ingest: dict, learners: dict, audio: dict | None,
+                  features: dict, as_of: datetime, run_date: date) -> dict:
+    """Publish every table's partition, then the manifest with its counts and timings."""
+    tables = {"events": ingest["events_path"], "quarantine": ingest["quarantine_path"],
+              "sessions": learners["sessions"], "responses": audio["responses"] if audio else learners["responses"],
+              **features}
+    counts = count_stages(ingest, learners["selected"], tables)
+    return publish_manifest(
+        config.output.root, run_date, as_of=as_of, config=config.model_dump(mode="json"), config_hash=key,
+        ingest_files=ingest["files"], counts=counts, tables=publish_tables(tables, config.output.root, run_date),
+        timings_s=stage_timings(), audio=audio, tone_version=TONE_VERSION)
 
 
 @flow(name="engagement_pipeline", validate_parameters=True)
-def engagement_pipeline(params: RunParameters = RunParameters()) -> dict:
+def engagement_pipeline(params: RunParameters):
     """Run the pipeline for one config; return the run manifest.
 
-    Raises ConfigError for a bad config, FileNotFoundError for a source that matches nothing,
-    and RunThresholdError (after writing every table and the manifest) when too much input
-    was quarantined or left unmapped.
+    Returns a Failed state (after writing every table and the manifest) when too much input
+    was quarantined or left unmapped, or when no event survived ingest.
     """
-    log = get_run_logger()
-    config = load_config(params.config_file)
-    cfg_hash = config_hash(config.model_dump(mode="json"))
-    work = Path(config.output.work_dir or Path(config.output.root) / "_work") / cfg_hash[:12]
-    shutil.rmtree(work, ignore_errors=True)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
-    # 1. ingest
-    sources = resolve_sources(config.telemetry.sources, config.storage.project)
-    staged = [f.result() for f in stage_source.map(
-        sources, range(len(sources)), unmapped(str(work)), unmapped(config.telemetry),
-        unmapped(config.storage.project))]
-    ingest = finalize_ingest(staged, str(work), config.telemetry) | {"files": staged}
-    lap("ingest")
+    config = load_run_config(params.config_file)
+    key = config_hash(config.model_dump(mode="json"))
+    work = open_workspace(config.work_root, key[:12])
+    ingest = ingest_stage(config.inputs.telemetry, config.ingest, config.storage.project, work)
     if not ingest["events"]:
-        fail_empty_ingest(ingest, config.output.root, cfg_hash, config.telemetry.max_quarantine_share)
-    as_of = params.as_of or latest_event_time(ingest["events_path"])
-    run_date = params.run_date or as_of.date()
-    # 2. select, place, sessions, responses, phase activity
-    selected = select_learners(ingest["events_path"], config.select, as_of, str(work))
-    timeline = place_and_sessionize(selected["path"], config.mapping.curriculum,
-                                    config.sessions.inactivity_gap_minutes, str(work))
-    sessions = sessions_table(timeline, str(work))
-    responses = responses_table(timeline, config.mapping.curriculum, str(work))
-    lap("learners")
-    # 3. audio: fetch, analyse tone, classify emotion, join onto responses
-    emotion_info, work_done = {}, {}
-    if config.audio.enabled:
-        cache_dir = config.audio.cache_dir or str(Path(config.output.root) / "_cache")
-        batches = plan_audio_batches(responses, config.audio.batch_size, str(work))
-        # A pipeline: batch k+1 downloads while batch k is analysed on every core.
-        fetches, analyses = [], []
-        for batch in batches:
-            fetches.append(fetch_audio_batch.submit(batch, config.audio, cache_dir, config.storage.project,
-                                                    wait_for=fetches[-1:]))
-            analyses.append(analyse_audio_batch.submit(fetches[-1], config.audio, cache_dir,
-                                                       wait_for=analyses[-1:]))
-        fetched, clips = [f.result() for f in fetches], [a.result() for a in analyses]
-        clip_paths = [c["path"] for c in clips]
-        emotion = classify_emotion(clip_paths, config.emotion, cache_dir, str(work))
-        per_response = [emotion["path"]]
-        if config.heads.fluency or config.heads.emotion:
-            per_response.append(score_heads(clip_paths, responses, config.heads, config.audio, cache_dir,
-                                            str(work))["path"])
-        responses = attach_audio_features(responses, clip_paths, per_response, str(work))
-        emotion_info = emotion["info"]
-        work_done = {"audio_downloaded": sum(f["downloaded"] for f in fetched),
-                     "tone_analysed": sum(c["analysed"] for c in clips),
-                     "emotion_classified": emotion["classified"]}
-        lap("audio")
-    activity = phase_activity_table(timeline, sessions, responses, as_of, str(work))
-    # 4. publish
-    tables = {"events": ingest["events_path"], "quarantine": ingest["quarantine_path"],
-              "sessions": sessions, "responses": responses, "phase_activity": activity}
-    counts = stage_counts(ingest, selected, tables)
-    partitions = publish_tables(tables, config.output.root, run_date)
-    lap("publish")
-    manifest = {
-        "run_date": run_date.isoformat(), "as_of": as_of.isoformat(),
-        "config_hash": cfg_hash, "config": config.model_dump(mode="json"),
-        "code_version": code_version(),
-        "inputs": [{**f["checksums"], "format": f["staged"]["format"]} for f in staged],
-        "counts": counts, "accounting_problems": reconcile(counts),
-        "tables": partitions, "timings_s": timings, "work": work_done,
-        "models": {"tone": TONE_VERSION, "emotion": emotion_info},
-    }
-    manifest["manifest_path"] = publish_manifest(manifest, config.output.root, run_date)
-    shutil.rmtree(work, ignore_errors=True)
-    log.info("engage run %s: %d events, %d responses, %d learner x phase rows; tables in %s",
-             run_date, counts["ingest"]["events"], counts["responses"]["responses"],
-             counts["phase_activity"]["rows"], config.output.root)
-    check_thresholds(counts, config.telemetry.max_quarantine_share, config.mapping.max_unmapped_share)
-    return manifest
+        return _failed(keep_failed_quarantine(ingest, config.output.root, key, config.quality))
+    as_of, run_date = run_clock(ingest["events_path"], params.as_of, params.run_date)
+    learners = learner_stage(ingest["events_path"], config.select, as_of, config.inputs.curriculum,
+                             config.sessions, work)
+    audio = audio_stage(learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
+                        config.storage.project, work) if config.audio.enabled else None
+    features = feature_stage(learners, audio["responses"] if audio else learners["responses"], as_of, work)
+    manifest = publish_stage(config, key, ingest, learners, audio, features, as_of, run_date)
+    close_workspace(work)
+    failure = quality_verdict(manifest["counts"], config.quality)
+    return _failed(failure) if failure else manifest
+
+
+def _failed(message: str):
+    """A Failed state that raises ``QualityGateError(message)`` for callers, with no traceback."""
+    return Failed(message=message, data=QualityGateError(message))
+
+
+def run_pipeline(config_file: str, as_of: datetime | None = None, run_date: date | None = None) -> dict:
+    """Validate the config, then run ``engagement_pipeline`` (locally, on an ephemeral Prefect
+    server unless ``PREFECT_API_URL`` names one); return the manifest.
+
+    Raises any ``EngageError`` a bad config, curriculum or head file gives before the run
+    starts, and ``QualityGateError`` when the run fails its data-quality limits.
+    """
+    load_run_config(config_file)
+    return engagement_pipeline(RunParameters(config_file=config_file, as_of=as_of, run_date=run_date))

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from features.activity import build_responses, phase_activity
+from features.activity import build_responses, latest_time, phase_activity
 from features.curriculum import load_curriculum
 from features.placement import place_events
 from features.select import Selection, select_events
-from features.sessions import assign_sessions, build_sessions
-from flows.config import SelectConfig
+from features.sessions import SessionRules, assign_sessions, build_sessions
 from outputs.tables import write_parquet
 
 
 @task(cache_policy=NO_CACHE)
-def latest_event_time(events_path: str) -> datetime:
-    """Return the latest event time (the default as_of); raises ValueError with no events."""
-    ts = pq.read_table(events_path, columns=["ts"])["ts"]
-    if len(ts) == 0:
-        raise ValueError(f"{events_path}: no events survived ingest, so there is no as_of")
-    import pyarrow.compute as pc
-
-    return pc.max(ts).as_py()
+def run_clock(events_path: str, as_of: datetime | None, run_date: date | None) -> tuple[datetime, date]:
+    """Return the run's (as_of, run_date): as given, else the latest event time and its UTC date."""
+    as_of = as_of or latest_time(pq.read_table(events_path, columns=["ts"]))
+    return as_of, run_date or as_of.date()
 
 
 @task(cache_policy=NO_CACHE)
-def select_learners(events_path: str, cfg: SelectConfig, as_of: datetime, work_dir: str) -> dict:
-    """Keep the configured learners and window; return the path and filtered-out counts."""
-    selection = Selection(tuple(cfg.levels), tuple(cfg.cohorts), cfg.start, cfg.end)
+def select_learners(events_path: str, selection: Selection, as_of: datetime, work_dir: str) -> dict:
+    """Keep the selected learners and window; return the path and filtered-out counts."""
     selected, filtered = select_events(pq.read_table(events_path), selection, as_of)
     return {"path": write_parquet(selected, Path(work_dir) / "selected.parquet"),
             "selected": selected.num_rows, "filtered_out": sum(filtered.values()),
@@ -40,11 +34,16 @@ def select_learners(events_path: str, cfg: SelectConfig, as_of: datetime, work_d
 
 
 @task(cache_policy=NO_CACHE)
-def place_and_sessionize(selected_path: str, curriculum_path: str | None, gap_minutes: float,
-                         work_dir: str) -> str:
-    """Place events in course, level, milestone and phase, then cut sessions; return the path."""
+def place_in_curriculum(selected_path: str, curriculum_path: str, work_dir: str) -> str:
+    """Place events in course, level, milestone and phase; return the path."""
     placed = place_events(pq.read_table(selected_path), load_curriculum(curriculum_path))
-    return write_parquet(assign_sessions(placed, gap_minutes), Path(work_dir) / "timeline.parquet")
+    return write_parquet(placed, Path(work_dir) / "placed.parquet")
+
+
+@task(cache_policy=NO_CACHE)
+def cut_sessions(placed_path: str, rules: SessionRules, work_dir: str) -> str:
+    """Give every event its session and activity phase; return the timeline's path."""
+    return write_parquet(assign_sessions(pq.read_table(placed_path), rules), Path(work_dir) / "timeline.parquet")
 
 
 @task(cache_policy=NO_CACHE)
@@ -54,7 +53,7 @@ def sessions_table(timeline_path: str, work_dir: str) -> str:
 
 
 @task(cache_policy=NO_CACHE)
-def responses_table(timeline_path: str, curriculum_path: str | None, work_dir: str) -> str:
+def responses_table(timeline_path: str, curriculum_path: str, work_dir: str) -> str:
     """Write one row per spoken response; return the path."""
     languages = load_curriculum(curriculum_path).languages()
     return write_parquet(build_responses(pq.read_table(timeline_path), languages),

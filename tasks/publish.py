@@ -1,5 +1,5 @@
-"""Tasks that publish a run: table partitions, the manifest, Prefect artifacts, and the
-threshold check that fails a run loudly."""
+"""Tasks that publish a run: table partitions, counts, the manifest and its Prefect artifact,
+the quality verdict, and the run's scratch folder."""
 
 from __future__ import annotations
 
@@ -7,16 +7,30 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from prefect import task
+from prefect import runtime, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from outputs.manifest import ingest_counts, summary_markdown, threshold_breaches, write_manifest
+from outputs.accounting import ingest_counts, stage_counts
+from outputs.manifest import build_manifest, write_manifest
+from outputs.quality import QualityGates, gate_breaches
+from outputs.summary import summary_markdown
 from outputs.tables import publish_partition
 
 
-class RunThresholdError(RuntimeError):
-    """Too many records were quarantined or left unmapped for the run to count as a success."""
+@task(cache_policy=NO_CACHE)
+def open_workspace(work_root: str, key: str) -> str:
+    """Return an empty scratch folder ``<work_root>/<key>`` (a leftover one is cleared)."""
+    work = Path(work_root) / key
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return str(work)
+
+
+@task(cache_policy=NO_CACHE)
+def close_workspace(work: str) -> None:
+    """Delete the run's scratch folder."""
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @task(cache_policy=NO_CACHE)
@@ -26,30 +40,50 @@ def publish_tables(paths: dict[str, str], root: str, run_date: date) -> dict[str
 
 
 @task(cache_policy=NO_CACHE)
-def publish_manifest(manifest: dict, root: str, run_date: date) -> str:
-    """Write the run manifest JSON and a keyed Markdown artifact; return the manifest path."""
+def count_stages(ingest: dict, selected: dict, tables: dict[str, str]) -> dict:
+    """Return the per-stage counts of the run (see ``outputs.accounting.stage_counts``)."""
+    return stage_counts(ingest, selected, tables)
+
+
+@task(cache_policy=NO_CACHE)
+def stage_timings() -> dict[str, float]:
+    """Return seconds per stage: the run times Prefect recorded for this flow run's stage
+    subflows, by their run names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[runtime.flow_run.id])))
+    return {run.name: round(run.total_run_time.total_seconds(), 3)
+            for run in sorted(runs, key=lambda r: r.start_time or r.expected_start_time)}
+
+
+@task(cache_policy=NO_CACHE)
+def publish_manifest(root: str, run_date: date, **parts) -> dict:
+    """Build the run manifest (``outputs.manifest.build_manifest`` with ``parts``), write it
+    and a keyed Markdown artifact; return it with ``manifest_path``."""
+    manifest = build_manifest(run_date=run_date, **parts)
     path = write_manifest(root, run_date, manifest)
     create_markdown_artifact(key="engage-run-summary", markdown=summary_markdown(manifest),
                              description=f"engage run {run_date}")
-    return str(path)
+    return {**manifest, "manifest_path": str(path)}
 
 
 @task(cache_policy=NO_CACHE)
-def check_thresholds(counts: dict, max_quarantine_share: float, max_unmapped_share: float) -> None:
-    """Raise RunThresholdError when the quarantined or unmapped share passes its limit."""
-    breaches = threshold_breaches(counts, max_quarantine_share, max_unmapped_share)
-    if breaches:
-        raise RunThresholdError("run failed its data-quality limits: " + "; ".join(breaches))
+def quality_verdict(counts: dict, gates: QualityGates) -> str | None:
+    """Return why the run fails its quality gates, or None when it passes."""
+    breaches = gate_breaches(counts, gates)
+    return "run failed its data-quality limits: " + "; ".join(breaches) if breaches else None
 
 
 @task(cache_policy=NO_CACHE)
-def fail_empty_ingest(ingest: dict, root: str, config_hash: str, max_quarantine_share: float) -> None:
+def keep_failed_quarantine(ingest: dict, root: str, config_hash: str, gates: QualityGates) -> str:
     """Keep the quarantine of a run in which no event survived ingest under
-    ``<root>/_failed/<config hash>/`` and raise RunThresholdError saying where it is."""
+    ``<root>/_failed/<config hash>/``; return the failure message saying where it is."""
     folder = Path(root) / "_failed" / config_hash[:12]
     folder.mkdir(parents=True, exist_ok=True)
-    counts = {"ingest": ingest_counts(ingest)}
     shutil.copy(ingest["quarantine_path"], folder / "quarantine.parquet")
-    reasons = threshold_breaches(counts, max_quarantine_share, 1.0) or ["every record was quarantined"]
-    raise RunThresholdError(f"no event survived ingest: {'; '.join(reasons)} "
-                            f"(quarantine kept in {folder / 'quarantine.parquet'})")
+    breaches = gate_breaches({"ingest": ingest_counts(ingest)}, gates) or ["every record was quarantined"]
+    return (f"no event survived ingest: {'; '.join(breaches)} "
+            f"(quarantine kept in {folder / 'quarantine.parquet'})")

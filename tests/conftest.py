@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
-# Prefect must be configured before it is imported anywhere.
-_PREFECT_HOME = tempfile.mkdtemp(prefix="engage-prefect-")
-os.environ.update({
-    "PREFECT_HOME": _PREFECT_HOME,
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
-})
+from flows.prefect_env import apply_prefect_defaults
+
+# Prefect must be configured before it is imported anywhere; its home is this session's own.
+apply_prefect_defaults(PREFECT_HOME=tempfile.mkdtemp(prefix="engage-prefect-"))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -43,7 +38,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory):
     """A gcp-storage-emulator on 127.0.0.1 for the session; sets STORAGE_EMULATOR_HOST."""
-    from audio.emulator import StorageEmulator
+    from features.simulation.emulator import StorageEmulator
 
     with StorageEmulator(data_dir=tmp_path_factory.mktemp("gcs")) as emulator:
         previous = os.environ.get("STORAGE_EMULATOR_HOST")
@@ -58,7 +53,7 @@ def gcs_emulator(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_platform(tmp_path_factory, gcs_emulator):
     """A 40-learner simulated platform in the emulator bucket ``engage-test``; returns its folder."""
-    from flows.cli import simulate_platform
+    from features.simulation.publish import simulate_platform
 
     out = tmp_path_factory.mktemp("platform")
     summary = simulate_platform(out, learners=40, seed=11, weeks=12, bucket="engage-test", workers=2)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from audio.emulator import free_port
+from features.simulation.emulator import free_port
+from flows.prefect_env import PREFECT_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -26,8 +27,7 @@ def prefect(args, env, **kw):
 def test_prefect_deploy_all_accepts_prefect_yaml(tmp_path):
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_API_URL": api,
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+    env = {**os.environ, **PREFECT_DEFAULTS, "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_API_URL": api,
            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path}/prefect.db",
            "ENGAGE_HOME": str(REPO)}
     server = subprocess.Popen(

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from audio.decode import AudioLimits, DecodeError, audio_status, decode_audio
-from audio.synthesis import render_case, synthesize_speech
+from features.simulation.speech import render_case, synthesize_speech
 from audio.tone import FEATURES, extract_tone
 
 

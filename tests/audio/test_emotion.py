@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio.emotion import EmotionModelUnavailable, classify_emotions, load_emotion_model
-from audio.synthesis import synthesize_speech
+from audio.emotion import classify_emotions, load_emotion_model
+from audio.pretrained import ModelUnavailable
+from features.simulation.speech import synthesize_speech
 from tests.audio.tiny_models import EMOTIONS, build_tiny_wav2vec2
 
 
@@ -39,10 +40,10 @@ def test_batched_results_equal_one_at_a_time(tiny_model):
 def test_unavailable_model_raises_with_a_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens: offline
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(EmotionModelUnavailable, match="offline"):
+    with pytest.raises(ModelUnavailable, match="offline"):
         load_emotion_model("someone/speech-emotion-model", device="cpu")
     (tmp_path / "broken").mkdir()
-    with pytest.raises(EmotionModelUnavailable, match="broken"):
+    with pytest.raises(ModelUnavailable, match="broken"):
         load_emotion_model(str(tmp_path / "broken"), device="cpu")
 
 

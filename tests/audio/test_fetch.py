@@ -7,7 +7,8 @@ import os
 import pytest
 
 from audio.fetch import AudioCache, FetchPolicy, fetch_audio, refusal
-from audio.storage import ensure_bucket, storage_client, upload_bytes
+from audio.storage import storage_client
+from features.simulation.publish import ensure_bucket, upload_bytes
 from tests.audio.fault_proxy import FaultProxy
 
 BUCKET = "fetch-test"

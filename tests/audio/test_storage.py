@@ -1,6 +1,7 @@
 import pytest
 
-from audio.storage import ensure_bucket, expand_sources, fetch_to_local, parse_gs_uri, storage_client, upload_bytes
+from audio.storage import SourceNotFound, expand_sources, fetch_to_local, parse_gs_uri, storage_client
+from features.simulation.publish import ensure_bucket, upload_bytes
 
 
 def test_parse_gs_uri_rejects_other_schemes():
@@ -19,7 +20,7 @@ def test_sources_expand_prefixes_globs_and_local_paths(tmp_path, gcs_emulator):
     assert expand_sources(["gs://src/t/*.ndjson*"], client) == ["gs://src/t/a.ndjson", "gs://src/t/b.ndjson.gz"]
     (tmp_path / "x.ndjson").write_text("{}\n")
     assert expand_sources([str(tmp_path / "*.ndjson")]) == [str(tmp_path / "x.ndjson")]
-    with pytest.raises(FileNotFoundError, match="gs://src/nothing/"):
+    with pytest.raises(SourceNotFound, match="gs://src/nothing/"):
         expand_sources(["gs://src/nothing/"], client)
 
 

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from features.activity import build_responses, phase_activity
 from features.placement import place_events
-from features.sessions import assign_sessions, build_sessions
+from features.sessions import SessionRules, assign_sessions, build_sessions
 from tests.features.conftest import T0, make_events
 
 DAY = 24 * 60
@@ -30,7 +30,7 @@ def test_phase_activity_counts_local_days_streaks_completion_latency_and_recency
     rows.append({"user_id": "u", "event_type": "lesson_start", "session_id": "s6", "lesson_id": "A1-L2",
                  "utc_offset_min": 330, "minutes": 5 * DAY + 11 * 60})
     events = make_events(rows)
-    timeline = assign_sessions(place_events(events, curriculum), 30)
+    timeline = assign_sessions(place_events(events, curriculum), SessionRules(30))
     sessions = build_sessions(timeline)
     responses = build_responses(timeline, curriculum.languages())
     as_of = T0 + timedelta(days=10)

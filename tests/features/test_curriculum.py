@@ -1,10 +1,11 @@
 import pytest
 
 from features.curriculum import CurriculumError, load_curriculum, parse_curriculum
+from features.simulation.publish import DEMO_CURRICULUM
 
 
 def test_demo_curriculum_has_four_ordered_phases_per_track():
-    c = load_curriculum()
+    c = load_curriculum(DEMO_CURRICULUM)
     assert c.phases("english") == ["onboarding", "foundations", "conversation", "mastery"]
     assert c.languages() == {"english": "en", "german": "de"}
     assert c.lessons.num_rows == 3 * 4 * 3 * 3

@@ -104,8 +104,7 @@ def test_unknown_fields_are_kept_in_extra_and_unknown_types_kept(tmp_path):
 def test_platform_field_names_map_through_config(tmp_path):
     path = write_lines(tmp_path / "t.ndjson", [{"id": "a", "kind": "app_open", "learner": {"uid": "L7"},
                                                 "at": "2026-09-01T10:00:00Z", "lvl": "B1"}])
-    fmap = FieldMap.with_overrides({"event_id": "$.id", "event_type": "$.kind",
-                                    "user_id": "$.learner.uid", "timestamp": "$.at", "level": "$.lvl"})
+    fmap = {"event_id": "$.id", "event_type": "$.kind", "user_id": "$.learner.uid", "timestamp": "$.at", "level": "$.lvl"}
     _, _, events, quarantine = ingest(tmp_path, [path], IngestOptions(field_map=fmap))
     assert len(quarantine) == 0
     assert (events[0]["user_id"], events[0]["level"], events[0]["extra"]) == ("L7", "B1", None)

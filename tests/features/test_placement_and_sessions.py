@@ -1,5 +1,5 @@
 from features.placement import place_events
-from features.sessions import assign_sessions, build_sessions
+from features.sessions import SessionRules, assign_sessions, build_sessions
 from tests.features.conftest import make_events
 
 
@@ -37,7 +37,7 @@ def test_sessions_come_from_session_id_or_an_inactivity_gap(curriculum):
         {"event_id": "d", "user_id": "v", "event_type": "lesson_start", "lesson_id": "A1-L3", "minutes": 20},
         {"event_id": "e", "user_id": "v", "event_type": "app_open", "minutes": 80},
     ])
-    timeline = assign_sessions(place_events(events, curriculum), inactivity_gap_minutes=30)
+    timeline = assign_sessions(place_events(events, curriculum), SessionRules(inactivity_gap_minutes=30))
     by_id = rows_by_id(timeline)
     assert by_id["a"]["session_id"] == by_id["b"]["session_id"] == "s1"
     assert by_id["c"]["session_id"] == by_id["d"]["session_id"] != by_id["e"]["session_id"]

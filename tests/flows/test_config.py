@@ -1,37 +1,56 @@
 import pytest
 
+from audio.fetch import FetchPolicy
+from features.ingest import IngestOptions
 from flows.config import ConfigError, load_config
+from features.simulation.demo import DEMO_CONFIG
 
 
-def test_embedded_default_config_is_the_demo():
-    config = load_config()
-    assert config.telemetry.sources == ["gs://engage-demo/telemetry/"]
-    assert config.output.root.endswith(".demo/out")
+def test_sections_are_the_libraries_own_dataclasses_with_their_defaults(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inputs: {telemetry: [a.ndjson], curriculum: cur.yaml}\noutput: {root: o}\n"
+                    "audio: {fetch: {workers: 3}}\n")
+    config = load_config(path)
+    assert isinstance(config.ingest, IngestOptions) and config.ingest == IngestOptions()
+    assert isinstance(config.audio.fetch, FetchPolicy)
+    assert config.audio.fetch == FetchPolicy(workers=3)
+
+
+def test_the_demo_config_template_is_valid():
+    config = load_config(DEMO_CONFIG)
+    assert config.inputs.telemetry == ["gs://engage-demo/telemetry/"]
+    assert config.audio.fetch.allowed_prefixes == ("gs://engage-demo/audio/",)
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("telemetry: {sources: [data/*.ndjson, gs://b/x/]}\nmapping: {curriculum: cur.yaml}\n"
-                    "output: {root: out}\n")
+    path.write_text("inputs: {telemetry: [data/*.ndjson, gs://b/x/], curriculum: cur.yaml}\n"
+                    "output: {root: out}\naudio: {fetch: {allowed_prefixes: [clips/, gs://b/audio/]}}\n")
     config = load_config(path)
-    assert config.telemetry.sources == [str(tmp_path / "data/*.ndjson"), "gs://b/x/"]
-    assert config.mapping.curriculum == str(tmp_path / "cur.yaml")
+    assert config.inputs.telemetry == [str(tmp_path / "data/*.ndjson"), "gs://b/x/"]
+    assert config.inputs.curriculum == str(tmp_path / "cur.yaml")
     assert config.output.root == str(tmp_path / "out")
+    assert config.audio.fetch.allowed_prefixes == (str(tmp_path / "clips"), "gs://b/audio/")
+
+
+BASE = "inputs: {telemetry: [a], curriculum: c.yaml}\noutput: {root: o}\n"
 
 
 @pytest.mark.parametrize("body, message", [
-    ("telemetry: {sources: [a]}\noutput: {root: o}\nbogus: 1\n", r"c.yaml: bogus: Extra inputs .* \(got 1\)"),
-    ("telemetry: {sources: [a], naive_timezone: Mars/Base}\noutput: {root: o}\n",
-     r"telemetry.naive_timezone: .*unknown time zone 'Mars/Base'"),
-    ("telemetry: {sources: [a], max_quarantine_share: 3}\noutput: {root: o}\n",
-     r"telemetry.max_quarantine_share: .* \(got 3\)"),
-    ("telemetry: {sources: [a], field_map: {user_id: uid}}\noutput: {root: o}\n", r"telemetry.field_map: .*field_map.user_id"),
-    ("telemetry: {sources: []}\noutput: {root: o}\n", r"telemetry.sources"),
-    ("output: {root: o}\n", r"telemetry: Field required"),
-    ("telemetry: [\n", r"cannot read config"),
+    (BASE + "bogus: 1\n", r"c.yaml: bogus: Extra inputs .* \(got 1\)"),
+    (BASE + "ingest: {naive_timezone: Mars/Base}\n", r"c.yaml: ingest: .*unknown time zone 'Mars/Base'"),
+    (BASE + "quality: {max_quarantine_share: 3}\n", r"quality.max_quarantine_share: .* \(got 3\)"),
+    (BASE + "ingest: {field_map: {user_id: uid}}\n", r"ingest: .*field_map.user_id"),
+    (BASE + "audio: {fetch: {workers: 0}}\n", r"audio.fetch.workers: .*greater than or equal to 1 \(got 0\)"),
+    (BASE + "audio: {fetch: {retries: 3}}\n", r"audio.fetch.retries: .*\(got 3\)"),
+    ("inputs: {telemetry: [], curriculum: c.yaml}\noutput: {root: o}\n", r"inputs.telemetry"),
+    ("inputs: {telemetry: [a]}\noutput: {root: o}\n", r"inputs.curriculum: Field required"),
+    ("output: {root: o}\n", r"inputs: Field required"),
+    ("inputs: [\n", r"cannot read config"),
 ])
-def test_bad_configs_name_file_key_and_value(tmp_path, body, message):
+def test_bad_configs_name_file_key_and_value_on_one_line(tmp_path, body, message):
     path = tmp_path / "c.yaml"
     path.write_text(body)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as err:
         load_config(path)
+    assert "\n" not in str(err.value)

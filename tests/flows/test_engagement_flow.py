@@ -8,19 +8,20 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from features.simulation.publish import DEMO_CURRICULUM
 from flows.config import RunParameters
 from flows.engagement import engagement_pipeline
+from outputs.quality import QualityGateError
 from outputs.tables import TABLES, read_partition
-from tasks.publish import RunThresholdError
 from tests.audio.tiny_models import EMOTIONS, build_tiny_wav2vec2
 
 pytestmark = pytest.mark.slow
 
 
-def write_config(tmp_path, bucket, emotion_model=None, heads=None, **telemetry):
-    config = {"telemetry": {"sources": [f"gs://{bucket}/telemetry/"], **telemetry},
-              "storage": {"project": "engage-test"}, "output": {"root": "out"},
-              "audio": {"allowed_prefixes": [f"gs://{bucket}/audio/"], "batch_size": 150},
+def write_config(tmp_path, bucket, emotion_model=None, heads=None, **ingest):
+    config = {"inputs": {"telemetry": [f"gs://{bucket}/telemetry/"], "curriculum": str(DEMO_CURRICULUM)},
+              "storage": {"project": "engage-test"}, "output": {"root": "out"}, "ingest": ingest,
+              "audio": {"fetch": {"allowed_prefixes": [f"gs://{bucket}/audio/"]}, "batch_size": 150},
               "emotion": {"model": emotion_model, "languages": ["en"]}, "heads": heads or {}}
     path = tmp_path / "engage.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -109,6 +110,7 @@ def test_emotion_comes_from_the_configured_local_model_for_covered_languages(two
             assert r["emotion_status"] == "language_not_covered" and r["emotion_label"] is None
         else:
             assert r["emotion_status"] == "no_audio"
+        assert r["emotion_detail"] is None
     manifest = two_runs["first"]
     assert manifest["models"]["emotion"]["loaded"] and manifest["models"]["emotion"]["labels"] == list(EMOTIONS)
 
@@ -136,7 +138,7 @@ def test_second_run_with_same_inputs_gives_identical_tables(two_runs):
 
 def test_a_wrong_field_map_fails_loudly_after_writing_quarantine(tmp_path, prefect_harness, small_platform):
     config = write_config(tmp_path, small_platform["bucket"], field_map={"user_id": "$.learner_id"})
-    with pytest.raises(RunThresholdError, match="quarantined.*is the field map right") as err:
+    with pytest.raises(QualityGateError, match="quarantined.*is the field map right") as err:
         engagement_pipeline(RunParameters(config_file=str(config)))
     kept = str(err.value).rsplit("quarantine kept in ", 1)[1].rstrip(")")
     quarantine = pq.read_table(kept).to_pylist()
@@ -150,7 +152,7 @@ def rated_folder(folder, speakers=10, per_speaker=6):
     import pandas as pd
     import soundfile as sf
 
-    from audio.synthesis import synthesize_speech
+    from features.simulation.speech import synthesize_speech
 
     rng = np.random.default_rng(5)
     rows = []

@@ -2,7 +2,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from outputs.manifest import reconcile
+from outputs.accounting import reconcile
 from outputs.tables import publish_partition, read_partition, write_parquet
 
 

@@ -6,7 +6,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from audio.synthesis import render_case, synthesize_speech
+from features.simulation.speech import render_case, synthesize_speech
 
 
 def prosody(engagement, seed):

@@ -10,13 +10,14 @@ import pytest
 
 from features.curriculum import load_curriculum
 from features.ingest import IngestOptions, finalize_events, stage_file
-from features.simulator import SimulationConfig, simulate
+from features.simulation.platform import SimulationConfig, simulate
+from features.simulation.publish import DEMO_CURRICULUM
 
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sim")
-    platform = simulate(SimulationConfig(learners=60, seed=3), load_curriculum())
+    platform = simulate(SimulationConfig(learners=60, seed=3), load_curriculum(DEMO_CURRICULUM))
     staged = []
     for i, (name, lines) in enumerate(sorted(platform.telemetry.items())):
         path = tmp / name

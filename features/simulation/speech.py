@@ -15,7 +15,10 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-SAMPLE_RATE = 16_000
+from features.simulation.platform import ClipSpec
+
+# The simulated app records 16 kHz mono (as many do); the pipeline resamples whatever it gets.
+RECORDING_RATE = 16_000
 # (F1, F2, F3) in Hz of a few vowels; a syllable takes one.
 VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240))
 
@@ -35,7 +38,7 @@ def synthesize_speech(
     mood: float,
     snr_db: float,
     rng: np.random.Generator,
-    sr: int = SAMPLE_RATE,
+    sr: int = RECORDING_RATE,
 ) -> np.ndarray:
     """Return a float32 mono signal of about ``duration_s`` seconds.
 
@@ -91,7 +94,7 @@ def synthesize_speech(
     return (voice + noise).astype(np.float32)
 
 
-def render_case(signal: np.ndarray, case: str, rng: np.random.Generator, sr: int = SAMPLE_RATE,
+def render_case(signal: np.ndarray, case: str, rng: np.random.Generator, sr: int = RECORDING_RATE,
                 fmt: str = "OGG") -> bytes:
     """Encode ``signal`` (OGG Vorbis by default), broken as ``case`` says.
 
@@ -117,8 +120,8 @@ def render_case(signal: np.ndarray, case: str, rng: np.random.Generator, sr: int
     return data
 
 
-def render_clip(spec) -> bytes:
-    """Return the encoded audio of one simulated response (a ``features.simulator.ClipSpec``)."""
+def render_clip(spec: ClipSpec) -> bytes:
+    """Return the encoded audio of one simulated response."""
     rng = np.random.default_rng(spec.seed)
     signal = synthesize_speech(spec.duration_s, spec.f0_hz, spec.engagement, spec.fluency,
                                spec.mood, spec.snr_db, rng)

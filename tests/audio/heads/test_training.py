@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from audio.synthesis import synthesize_speech
-from features.heads import load_head
+from audio.heads.model import load_head
+from features.simulation.speech import synthesize_speech
 from flows.cli import main
 
 

@@ -4,19 +4,16 @@ Learners have attributes (course, level, cohort, age band, gender, first languag
 microphone noise) and latent traits: engagement that drifts week by week, fluency, and mood.
 Engagement drives how often they practise, how many lessons they finish, how fast they answer,
 how long and lively their spoken answers are, and their weekly dropout hazard. Every spoken
-response gets a ``ClipSpec`` carrying the traits at that moment, from which ``audio.synthesis``
+response gets a ``ClipSpec`` carrying the traits at that moment, from which ``features.simulation.speech``
 renders a speech-like signal.
 
-The telemetry is written in the canonical event form, with a few percent of planted problems
-(broken JSON, missing user, unreadable time, wrong types, duplicates, conflicting duplicates,
-unknown event types, times without offset, epoch-millisecond times). The ground truth (traits
-per learner x phase, dropout day, every planted problem with the reason the pipeline should
-give) is returned separately: the pipeline never reads it.
+The telemetry is written by ``features.simulation.telemetry`` with planted problems. The
+ground truth (traits per learner x phase, dropout day, every planted problem with the reason
+the pipeline should give) is returned separately: the pipeline never reads it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -25,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features.curriculum import Curriculum
+from features.simulation.telemetry import write_telemetry
 
 AGE_BANDS = ("13-17", "18-24", "25-34", "35-54", "55+")
 AGE_WEIGHTS = (0.12, 0.3, 0.3, 0.2, 0.08)
@@ -89,11 +87,6 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def _iso(ts: datetime, offset_min: int) -> str:
-    local = ts.astimezone(timezone(timedelta(minutes=offset_min)))
-    return local.isoformat(timespec="milliseconds")
-
-
 class _Learner:
     """One learner's attributes, traits and event stream while simulating."""
 
@@ -153,7 +146,7 @@ def simulate(cfg: SimulationConfig, curriculum: Curriculum) -> SimulatedPlatform
                                "mood": float(np.mean(vals["mood"])), "fluency": learner.fluency,
                                "responses": vals["responses"]})
     _assign_clip_cases(clips, cfg)
-    telemetry, bad = _write_telemetry(all_events, cfg)
+    telemetry, bad = write_telemetry(all_events, cfg)
     return SimulatedPlatform(
         telemetry=telemetry, clips=clips, learners=pd.DataFrame(learner_rows),
         learner_phase=pd.DataFrame(phase_rows), bad_records=pd.DataFrame(bad), config=cfg)
@@ -300,107 +293,6 @@ def _assign_clip_cases(clips: list[ClipSpec], cfg: SimulationConfig) -> None:
     for clip, u in zip(clips, draws):
         k = int(np.searchsorted(edges, u, side="right"))
         clip.case = CLIP_CASES[k] if k < len(CLIP_CASES) else "ok"
-
-
-# Planted problem -> (reason the pipeline should give, field), None: kept / counted elsewhere.
-PLANTED = {
-    "broken_json": ("invalid_json", None),
-    "missing_user": ("missing_field", "user_id"),
-    "bad_timestamp": ("bad_timestamp", "timestamp"),
-    "user_as_object": ("wrong_type", "user_id"),
-    "duration_as_text": ("wrong_type", "duration_ms"),
-    "score_out_of_range": ("out_of_range", "score"),
-    "conflicting_duplicate": ("conflicting_duplicate", "event_id"),
-    "duplicate": None,
-    "unknown_event_type": None,
-}
-
-
-def _render(event: dict, style: str) -> dict:
-    out = {k: v for k, v in event.items() if not k.startswith("_")}
-    ts, offset = event["timestamp"], event["_offset"]
-    if style == "epoch_ms":
-        out["timestamp"] = int(ts.timestamp() * 1000)
-    elif style == "naive":
-        out["timestamp"] = ts.astimezone(timezone(timedelta(minutes=offset))).replace(tzinfo=None).isoformat(
-            timespec="milliseconds")
-    else:
-        out["timestamp"] = _iso(ts, offset)
-    return out
-
-
-def _write_telemetry(events: list[dict], cfg: SimulationConfig) -> tuple[dict[str, list[str]], list[dict]]:
-    """Split events into files by time, render them, and plant problems; return (files, truth)."""
-    rng = np.random.default_rng([cfg.seed, 4242])
-    start = datetime.combine(cfg.start_date, datetime.min.time(), timezone.utc)
-    span = timedelta(weeks=cfg.weeks) / cfg.telemetry_files
-    files: list[list[dict]] = [[] for _ in range(cfg.telemetry_files)]
-    for e in sorted(events, key=lambda e: (e["timestamp"], e["event_id"])):
-        k = min(int((e["timestamp"] - start) / span), cfg.telemetry_files - 1)
-        files[k].append(e)
-    names = []
-    for k in range(cfg.telemetry_files):
-        ext = "json.gz" if k == cfg.array_file_index else "ndjson.gz"
-        names.append(f"events-part{k + 1:02d}.{ext}")
-    telemetry: dict[str, list[str]] = {}
-    truth: list[dict] = []
-    kinds = [k for k in PLANTED]
-    for k, (name, evs) in enumerate(zip(names, files)):
-        records: list[tuple[dict | str, dict | None]] = []
-        for e in evs:
-            style = "epoch_ms" if e["_epoch_ms"] else (
-                "naive" if rng.random() < cfg.naive_time_share else "iso")
-            rendered = _render(e, style)
-            records.append((rendered, {"kind": "naive_timestamp"} if style == "naive" else None))
-            if rng.random() < cfg.malformed_share and style != "naive":
-                kind = str(rng.choice(kinds))
-                if kind == "broken_json" and name.endswith(".json.gz"):
-                    kind = "missing_user"
-                records.append(_plant(kind, rendered, rng))
-        lines, is_array = [], name.endswith(".json.gz")
-        for number, (rec, note) in enumerate(records, start=1):
-            lines.append(rec if isinstance(rec, str) else json.dumps(rec, separators=(",", ":")))
-            if note:
-                truth.append({"file": name, "line": number, "event_id": _eid(rec), **_truth(note)})
-        telemetry[name] = ["[" + ",\n".join(lines) + "]"] if is_array else lines
-    return telemetry, truth
-
-
-def _eid(rec) -> str | None:
-    return rec.get("event_id") if isinstance(rec, dict) else None
-
-
-def _truth(note: dict) -> dict:
-    kind = note["kind"]
-    expected = PLANTED.get(kind)
-    return {"kind": kind, "expected_reason": expected[0] if expected else None,
-            "expected_field": expected[1] if expected else None}
-
-
-def _plant(kind: str, rendered: dict, rng: np.random.Generator) -> tuple[dict | str, dict]:
-    bad = json.loads(json.dumps(rendered))
-    if kind == "duplicate":
-        return bad, {"kind": kind}
-    if kind not in ("duplicate", "conflicting_duplicate"):
-        bad["event_id"] = f"{rendered['event_id']}-x{int(rng.integers(1_000_000))}"
-    if kind == "broken_json":
-        text = json.dumps(bad, separators=(",", ":"))
-        return text[: int(len(text) * rng.uniform(0.3, 0.9))], {"kind": kind}
-    if kind == "missing_user":
-        bad.pop("user_id")
-    elif kind == "bad_timestamp":
-        bad["timestamp"] = str(rng.choice(["yesterday", "31/02/2026 25:61", "2026-13-45T99:00:00Z", "soon"]))
-    elif kind == "user_as_object":
-        bad["user_id"] = {"id": bad["user_id"]}
-    elif kind == "duration_as_text":
-        bad.setdefault("response", {"prompt_id": "p"})["duration_ms"] = "three seconds"
-    elif kind == "score_out_of_range":
-        bad.setdefault("response", {"prompt_id": "p"})["score"] = round(float(rng.uniform(1.5, 100)), 2)
-    elif kind == "conflicting_duplicate":
-        bad["client_retry"] = True
-    elif kind == "unknown_event_type":
-        bad["event_type"] = "streak_freeze_used"
-    return bad, {"kind": kind}
 
 
 def truth_tables(platform: SimulatedPlatform) -> dict[str, pd.DataFrame]:

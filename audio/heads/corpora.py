@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.errors import EngageError
 
-class CorpusError(ValueError):
+
+class CorpusError(EngageError):
     """A manifest that cannot be used; the message names the file and the column."""
 
 
@@ -17,6 +19,8 @@ def read_labelled_manifest(csv: str | Path, file_col: str = "file", speaker_col:
     """Return ``path, speaker, label`` rows from a CSV (EmoDB's columns by default); file paths
     are relative to the CSV's folder. Raises CorpusError naming a missing column or file."""
     csv = Path(csv)
+    if not csv.is_file():
+        raise CorpusError(f"{csv}: no such manifest file")
     frame = pd.read_csv(csv, dtype=str)
     for col in (file_col, speaker_col, label_col):
         if col not in frame:

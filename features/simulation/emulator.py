@@ -1,7 +1,9 @@
-"""Run the ``gcp-storage-emulator`` server on 127.0.0.1 for the demo and the tests.
+"""Run the ``gcp-storage-emulator`` server on 127.0.0.1: the demo platform's bucket (tooling
+for the demo and the tests, never used by a production run).
 
 The emulator rewrites its whole object index (indented JSON) after every write, which makes
-uploading thousands of clips quadratic. The launcher below (``python -m audio.emulator``)
+uploading thousands of clips quadratic. The launcher below
+(``python -m features.simulation.emulator``)
 runs the same server but writes that index from the server thread, at most every half
 second, and once more at shutdown.
 """
@@ -47,12 +49,12 @@ class StorageEmulator:
 
     def start(self, timeout_s: float = 30.0) -> "StorageEmulator":
         """Start the server and wait until it answers; raises RuntimeError if it does not."""
-        cmd = [sys.executable, "-m", "audio.emulator", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "features.simulation.emulator", "--port", str(self.port)]
         if self.data_dir:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             cmd += ["--data-dir", str(self.data_dir)]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      cwd=Path(__file__).resolve().parents[1])
+                                      cwd=Path(__file__).resolve().parents[2])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -1,0 +1,180 @@
+"""The duckdb query that validates a batch of lines against the field map, reason by reason."""
+
+from __future__ import annotations
+
+import json
+
+from features.duck import sql_str
+from features.ingest.options import MAX_RAW_CHARS
+from features.statuses import QuarantineReason, RecordStatus
+from features.telemetry_schema import EVENT_SCHEMA, FIELD_KINDS, REQUIRED_FIELDS, VALUE_RANGES, FieldMap
+
+R = QuarantineReason  # short name for the reason codes written into SQL below
+
+
+def _json_type_word(column: str) -> str:
+    return (
+        f"CASE {column} WHEN 'VARCHAR' THEN 'string' WHEN 'DOUBLE' THEN 'number' "
+        f"WHEN 'BIGINT' THEN 'integer' WHEN 'UBIGINT' THEN 'integer' ELSE lower({column}) END"
+    )
+
+
+_OK_TYPES = {
+    "id": "('VARCHAR','BIGINT','UBIGINT')",
+    "time": "('VARCHAR','BIGINT','UBIGINT','DOUBLE')",
+    "number": "('BIGINT','UBIGINT','DOUBLE')",
+    "integer": "('BIGINT','UBIGINT')",
+    "object": "('OBJECT')",
+}
+_OFFSET_RE = r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)\s*$"
+
+
+def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Return the ``json_transform`` structure (every leaf VARCHAR), the SQL reading each
+    field from the transformed struct ``s``, and, per object field, an SQL test that is true
+    when the value is there but is not a usable object."""
+    spec: dict = {}
+    access = {name: "s" + "".join(f"[{sql_str(k)}]" for k in field_map.keys(name)) for name in FIELD_KINDS}
+    # Leaves first (FieldMap guarantees none lies inside another leaf), then object fields,
+    # which stay structs when leaves lie inside them.
+    for name in sorted(FIELD_KINDS, key=lambda n: FIELD_KINDS[n] == "object"):
+        *parents, last = field_map.keys(name)
+        node = spec
+        for key in parents:
+            node = node.setdefault(key, {})
+        node.setdefault(last, "VARCHAR")
+    odd_objects = {}
+    for name in (n for n, kind in FIELD_KINDS.items() if kind == "object"):
+        node = spec
+        for key in field_map.keys(name):
+            node = node[key]
+        if isinstance(node, dict):  # a struct: a non-object value comes back as all-null fields
+            leaves = " AND ".join(f"{access[name]}[{sql_str(k)}] IS NULL" for k in node)
+            odd_objects[name] = f"({access[name]} IS NOT NULL AND {leaves})"
+        else:  # a VARCHAR leaf: an object comes back as its JSON text
+            odd_objects[name] = f"({access[name]} IS NOT NULL AND {access[name]}[1] <> '{{')"
+    return json.dumps(spec), access, odd_objects
+
+
+def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
+    """Return the query that validates relation ``lines(line_no, line, utf8_ok)``.
+
+    One ``json_transform`` reads every field as text. Cheap tests flag the rows that may be bad
+    (a field missing, a value that looks like an object, array or boolean where a string is
+    due, a number that is not one, an unreadable time, a value out of range); only those rows
+    pay for ``json_type`` on each field to name the exact reason. Rows carry every event
+    column, ``payload_hash`` and ``status`` (valid / quarantined / blank); quarantined rows also
+    carry ``reason``, ``field``, ``detail`` and ``raw``.
+    """
+    names = list(FIELD_KINDS)
+    paths = ", ".join(sql_str(field_map.paths[n]) for n in names)
+    spec, access, odd_objects = _struct_spec(field_map)
+    values = ", ".join(f"{access[n]} AS s_{n}" for n in names if FIELD_KINDS[n] != "object")
+    typed = ", ".join(f"t[{i}] AS t_{n}" for i, n in enumerate(names, 1))
+    numeric = [n for n, k in FIELD_KINDS.items() if k in ("number", "integer")]
+    textual = [n for n, k in FIELD_KINDS.items() if k in ("id", "time")]
+    suspect = " OR ".join(
+        [f"s_{n} IS NULL OR trim(s_{n}) = ''" for n in REQUIRED_FIELDS]
+        + [f"s_{n}[1] IN ('{{', '[') OR s_{n} IN ('true', 'false')" for n in textual]
+        + [f"(s_{n} IS NOT NULL AND num_{n} IS NULL)" for n in numeric]
+        + [f"num_{n} <> trunc(num_{n})" for n, k in FIELD_KINDS.items() if k == "integer"]
+        + list(odd_objects.values())
+        + ["ts_parsed IS NULL OR ts_parsed < TIMESTAMPTZ '2000-01-01' OR ts_parsed >= TIMESTAMPTZ '2100-01-01'"]
+        + [f"num_{n} < {lo} OR num_{n} > {hi}" for n, (lo, hi) in VALUE_RANGES.items()]
+    )
+    missing = " OR ".join(f"t_{n} IS NULL" for n in REQUIRED_FIELDS)
+    checks = [
+        f"WHEN t_{n} IS NULL OR t_{n} = 'NULL' OR (t_{n} = 'VARCHAR' AND trim(s_{n}) = '') "
+        f"THEN {{'r': '{R.MISSING_FIELD}', 'f': '{n}', 'd': NULL}}"
+        for n in REQUIRED_FIELDS
+    ]
+    checks += [
+        f"WHEN t_{n} <> 'NULL' AND t_{n} NOT IN {_OK_TYPES[kind]} "
+        f"THEN {{'r': '{R.WRONG_TYPE}', 'f': '{n}', 'd': 'got a JSON ' || {_json_type_word(f't_{n}')}}}"
+        for n, kind in FIELD_KINDS.items()
+    ]
+    checks.append(
+        "WHEN ts_parsed IS NULL OR ts_parsed < TIMESTAMPTZ '2000-01-01' "
+        f"OR ts_parsed >= TIMESTAMPTZ '2100-01-01' THEN {{'r': '{R.BAD_TIMESTAMP}', 'f': 'timestamp', "
+        "'d': 'no ISO-8601 time or epoch milliseconds in 2000-2099'}"
+    )
+    checks += [
+        f"WHEN num_{n} < {lo} OR num_{n} > {hi} THEN {{'r': '{R.OUT_OF_RANGE}', 'f': '{n}', "
+        f"'d': 'value ' || num_{n} || ' outside [{lo:g}, {hi:g}]'}}"
+        for n, (lo, hi) in VALUE_RANGES.items()
+    ]
+    ids = ", ".join(
+        f"s_{n} AS {n}" for n, k in FIELD_KINDS.items()
+        if k == "id" and n not in ("prompt_id", "response_prompt_id")
+    )
+    nums = ", ".join(f"TRY_CAST(s_{n} AS DOUBLE) AS num_{n}" for n in numeric)
+    drop_keys = "{" + ",".join(f'"{k}":null' for k in field_map.top_level_keys()) + "}"
+    return f"""
+WITH src AS (
+  SELECT line_no, line, utf8_ok, line IS NULL OR trim(line) = '' AS is_blank,
+         CASE WHEN utf8_ok AND json_valid(line) THEN json_transform(line, {sql_str(spec)}) END AS s
+  FROM {lines}
+), vals AS (
+  SELECT *, {values} FROM src
+), times AS (
+  SELECT *, {nums},
+    regexp_matches(s_timestamp, '{_OFFSET_RE}') AS has_offset,
+    regexp_full_match(s_timestamp, '\\d{{9,}}') AS is_epoch
+  FROM vals
+), parsed AS (
+  SELECT *,
+    CASE WHEN is_epoch THEN make_timestamp(TRY_CAST(s_timestamp AS BIGINT) * 1000)::TIMESTAMPTZ
+         WHEN has_offset THEN TRY_CAST(s_timestamp AS TIMESTAMPTZ)
+         ELSE timezone({sql_str(naive_timezone)}, TRY_CAST(s_timestamp AS TIMESTAMP))
+    END AS ts_parsed,
+    CASE WHEN has_offset THEN regexp_extract(s_timestamp, '([+-]\\d\\d:?\\d?\\d?|[Zz])\\s*$', 1) END AS off
+  FROM times
+), flagged AS (
+  SELECT *, NOT is_blank AND coalesce(NOT utf8_ok OR s IS NULL OR {suspect}, false) AS suspect FROM parsed
+), diagnosed AS (
+  SELECT *, {typed} FROM (
+    SELECT *, CASE WHEN suspect AND utf8_ok AND json_valid(line) THEN json_type(line, [{paths}]) END AS t
+    FROM flagged)
+), judged AS (
+  SELECT *,
+    CASE
+      WHEN NOT suspect THEN NULL
+      WHEN NOT utf8_ok THEN {{'r': '{R.INVALID_UTF8}', 'f': NULL, 'd': 'bytes that are not UTF-8 shown as escapes'}}
+      WHEN t IS NULL THEN {{'r': '{R.INVALID_JSON}', 'f': NULL, 'd': NULL}}
+      WHEN ({missing}) AND json_type(line) <> 'OBJECT'
+        THEN {{'r': '{R.NOT_AN_OBJECT}', 'f': NULL, 'd': 'got a JSON ' || {_json_type_word('json_type(line)')}}}
+{chr(10).join('      ' + c for c in checks)}
+    END AS verdict
+  FROM diagnosed
+)
+SELECT
+  {ids},
+  coalesce(s_response_prompt_id, s_prompt_id) AS prompt_id,
+  ts_parsed AS ts,
+  CASE WHEN off IN ('Z', 'z') THEN 0
+       WHEN off <> '' THEN (CASE WHEN off[1] = '-' THEN -1 ELSE 1 END)
+          * (off[2:3]::INTEGER * 60 + coalesce(TRY_CAST(right(off, 2) AS INTEGER) * (length(off) > 3)::INTEGER, 0))
+  END::SMALLINT AS utc_offset_min,
+  NOT has_offset AND NOT is_epoch AS ts_naive,
+  num_duration_ms AS duration_ms, num_expected_duration_ms AS expected_duration_ms,
+  num_score AS score, num_attempt::INTEGER AS attempt,
+  CASE WHEN verdict IS NULL AND NOT is_blank
+       THEN nullif(json_merge_patch(line, '{drop_keys}')::VARCHAR, '{{}}') END AS extra,
+  line_no AS source_line,
+  hash(line) AS payload_hash,
+  CASE WHEN is_blank THEN '{RecordStatus.BLANK}' WHEN verdict IS NULL THEN '{RecordStatus.VALID}'
+       ELSE '{RecordStatus.QUARANTINED}' END AS status,
+  verdict.r AS reason, verdict.f AS field, verdict.d AS detail,
+  CASE WHEN verdict IS NOT NULL THEN left(line, {MAX_RAW_CHARS}) END AS raw
+FROM judged
+"""
+
+
+def staged_select(sql: str, source: str, source_index: int) -> str:
+    """Wrap ``validation_sql`` output into the staged column layout."""
+    cols = [c for c in EVENT_SCHEMA.names if c != "source_file"]
+    return f"""
+SELECT {", ".join(cols)}, {sql_str(source)} AS source_file,
+       {int(source_index)}::INTEGER AS source_index, payload_hash, status,
+       reason, field, detail, raw
+FROM ({sql})"""

@@ -1,0 +1,42 @@
+"""The one process pool: CPU-bound work over worker processes, one native thread each."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def one_native_thread() -> None:
+    """Worker initializer: one BLAS/OpenMP thread per process (the pool is the parallelism;
+    nested thread pools oversubscribe the cores and run about twice as slow)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def process_imap(fn: Callable[..., R], *iterables: Iterable, workers: int | None = None,
+                 chunksize: int = 16, min_items: int = 8) -> Iterator[R]:
+    """Yield ``fn(*args)`` for ``args in zip(*iterables)``, in order, computed over worker
+    processes while the caller consumes the results.
+
+    Runs in this process when there are fewer than ``min_items`` items or ``workers == 1``.
+    Workers are spawned, not forked: callers (Prefect, tests) have threads running. ``fn``
+    must be importable at module level. Exceptions raised by ``fn`` propagate.
+    """
+    columns = [list(it) for it in iterables]
+    if not columns or len(columns[0]) < min_items or workers == 1:
+        yield from (fn(*args) for args in zip(*columns))
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=one_native_thread) as pool:
+        yield from pool.map(fn, *columns, chunksize=chunksize)
+
+
+def process_map(fn: Callable[..., R], *iterables: Iterable, workers: int | None = None,
+                chunksize: int = 16, min_items: int = 8) -> list[R]:
+    """Return ``list(process_imap(...))``: every result, in order."""
+    return list(process_imap(fn, *iterables, workers=workers, chunksize=chunksize, min_items=min_items))
