@@ -24,6 +24,10 @@ class SourceNotFound(EngageError):
     """A telemetry source pattern that matches no file or object."""
 
 
+class SourceUnreadable(EngageError):
+    """A telemetry source that cannot be fetched or read (after the storage client's retries)."""
+
+
 @dataclass(frozen=True)
 class GsUri:
     """A parsed ``gs://bucket/key`` URI."""
@@ -57,7 +61,8 @@ def storage_client(project: str | None = None):
 
 
 def expand_sources(patterns: list[str], client=None) -> list[str]:
-    """Return the files named by ``patterns``, sorted within each pattern, in pattern order.
+    """Return the files named by ``patterns``, each once, sorted by URI (the run's input order,
+    which decides which of two conflicting duplicates is kept).
 
     A pattern is a local path, directory or glob, or a ``gs://bucket/prefix`` (every object
     under it, when it ends in ``/``) or ``gs://bucket/glob*``. Raises ``SourceNotFound``
@@ -84,28 +89,36 @@ def expand_sources(patterns: list[str], client=None) -> list[str]:
                 [pattern] if os.path.isfile(pattern) else [])
         if not matches:
             raise SourceNotFound(f"telemetry source {pattern!r} matches no file")
-        found.extend(m for m in matches if m not in found)
-    return found
+        found.extend(matches)
+    return sorted(set(found))
 
 
 def fetch_to_local(uri: str, dest: str | Path, client=None) -> dict:
     """Stream ``uri`` (gs:// or local) to ``dest`` when remote; return where it is and its
     checksums: ``{"local_path", "size", "md5"/"crc32c"/"generation" or "sha256"}``.
 
-    A local path is not copied. Raises ``FileNotFoundError`` for a missing object or file.
+    A local path is not copied. The storage client retries transient errors itself (its
+    default policy). Raises ``SourceUnreadable`` naming the URI and the error when the object
+    or file is missing or cannot be read.
     """
-    if not uri.startswith("gs://"):
-        path = Path(uri)
-        with open(path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        return {"uri": uri, "local_path": str(path), "size": path.stat().st_size, "sha256": digest}
-    parsed = parse_gs_uri(uri)
-    client = client or storage_client()
-    blob = client.bucket(parsed.bucket).get_blob(parsed.key)
-    if blob is None:
-        raise FileNotFoundError(f"{uri}: no such object")
-    Path(dest).parent.mkdir(parents=True, exist_ok=True)
-    # Streams in chunks and verifies the object's checksum; pinned to the generation listed.
-    blob.download_to_filename(str(dest))
+    from google.api_core.exceptions import GoogleAPIError
+    from google.cloud.storage.exceptions import DataCorruption
+
+    try:
+        if not uri.startswith("gs://"):
+            path = Path(uri)
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            return {"uri": uri, "local_path": str(path), "size": path.stat().st_size, "sha256": digest}
+        parsed = parse_gs_uri(uri)
+        client = client or storage_client()
+        blob = client.bucket(parsed.bucket).get_blob(parsed.key)
+        if blob is None:
+            raise SourceUnreadable(f"{uri}: no such object")
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        # Streams in chunks and verifies the object's checksum; pinned to the generation listed.
+        blob.download_to_filename(str(dest))
+    except (OSError, GoogleAPIError, DataCorruption, ValueError) as exc:
+        raise SourceUnreadable(f"{uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
     return {"uri": uri, "local_path": str(dest), "size": blob.size, "md5": blob.md5_hash,
             "crc32c": blob.crc32c, "generation": blob.generation}

@@ -11,7 +11,7 @@ no longer names the cached file (``Error opening '<local path>': `` is dropped);
 differ (timings, code version, the config's shape and hash, paths, object generations) are
 listed, not compared.
 
-    python benchmarks/demo_equivalence.py --before 17e6257 [--workdir /tmp/engage-equivalence]
+    python benchmarks/demo_equivalence.py --before 17e6257 [--after COMMIT] [--workdir DIR] [--reuse]
 
 Last line: ``tables_equal=... tables=... rows_compared=... manifest_fields_equal=...``.
 """
@@ -56,19 +56,23 @@ def run_demo(tree: Path, workdir: Path) -> Path:
     return next(workdir.parent.rglob("manifest.json"))
 
 
-def run_both(commit: str, base: Path) -> tuple[dict, dict]:
-    """Run the demo at ``commit`` (a temporary worktree) and at the working tree; return both
-    manifests. The earlier demo writes to <its workdir's parent>/.demo/out."""
+def run_both(commit: str, after: str | None, base: Path) -> tuple[dict, dict]:
+    """Run the demo at ``commit`` and at ``after`` (temporary worktrees; None: the working tree);
+    return both manifests. The earlier demo writes to <its workdir's parent>/.demo/out."""
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
-    tree = base / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True)
+    trees = {"before": base / "before", "after": base / "after-tree" if after else ROOT}
+    for side, rev in (("before", commit), ("after", after)):
+        if rev:
+            subprocess.run(["git", "worktree", "add", "--detach", str(trees[side]), rev], cwd=ROOT, check=True)
     try:
-        before = json.loads(run_demo(tree, base / "before-demo" / ".demo").read_text())
-        after = json.loads(run_demo(ROOT, base / "after" / ".demo").read_text())
+        manifests = (json.loads(run_demo(trees["before"], base / "before-demo" / ".demo").read_text()),
+                     json.loads(run_demo(trees["after"], base / "after" / ".demo").read_text()))
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
-    return before, after
+        for side, rev in (("before", commit), ("after", after)):
+            if rev:
+                subprocess.run(["git", "worktree", "remove", "--force", str(trees[side])], cwd=ROOT, check=False)
+    return manifests
 
 
 def rows(table: str, manifest: dict) -> list[dict]:
@@ -111,6 +115,7 @@ def compare(table: str, before: dict, after: dict) -> tuple[bool, int, list[str]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the commit to compare against")
+    parser.add_argument("--after", help="the commit to compare (default: the working tree)")
     parser.add_argument("--workdir", default="/tmp/engage-equivalence")
     parser.add_argument("--reuse", action="store_true", help="compare the outputs of an earlier call")
     args = parser.parse_args()
@@ -119,7 +124,7 @@ def main() -> None:
         before, after = (json.loads(next((base / side).rglob("manifest.json")).read_text())
                          for side in ("before-demo", "after"))
     else:
-        before, after = run_both(args.before, base)
+        before, after = run_both(args.before, args.after, base)
     equal, compared = 0, 0
     for table in KEYS:
         ok, n, problems = compare(table, before, after)

@@ -13,6 +13,7 @@ def utc_connection(memory_limit_mb: int | None = None, threads: int | None = Non
     """Return a new duckdb connection in UTC with optional memory, thread and spill settings."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = true")  # ingest relies on it: row order = line order
     if memory_limit_mb:
         con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
     if threads:

@@ -27,7 +27,9 @@ class QuarantineReason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     OUT_OF_RANGE = "out_of_range"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
-    ARRAY_SYNTAX_ERROR = "array_syntax_error"
+    ARRAY_SYNTAX_ERROR = "array_syntax_error"  # the rest of a JSON array after its syntax broke off
+    GZIP_ERROR = "gzip_error"  # the rest of a .gz after its stream broke off
+    UNREADABLE_FILE = "unreadable_file"  # a whole file that cannot be read (e.g. .gz that is not gzip)
 
 
 class Mapping(StrEnum):

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from prefect import flow, unmapped
 from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from audio.emotion import EmotionOptions
 from audio.tone import TONE_VERSION
@@ -51,10 +52,11 @@ from tasks.telemetry import fetch_source, finalize_ingest, resolve_sources, stag
 
 @flow(name="engage-ingest", flow_run_name="ingest")
 def ingest_stage(sources: list[str], options: IngestOptions, project: str | None, work: str) -> dict:
-    """Fetch, parse, validate and deduplicate every telemetry source."""
+    """Fetch, parse, validate and deduplicate every telemetry source, sorted by URI; files are
+    staged at once as the task runner allows, each with its share of memory and threads."""
     uris = resolve_sources(sources, project)
     fetched = fetch_source.map(uris, range(len(uris)), unmapped(work), unmapped(project))
-    staged = stage_source.map(fetched, range(len(uris)), unmapped(work), unmapped(options))
+    staged = stage_source.map(fetched, range(len(uris)), unmapped(work), unmapped(options.share(len(uris))))
     return finalize_ingest(staged, work, options)
 
 
@@ -121,7 +123,8 @@ def engagement_pipeline(params: RunParameters):
     config = load_run_config(params.config_file)
     key = config_hash(config.model_dump(mode="json"))
     work = open_workspace(config.work_root, key[:12])
-    ingest = ingest_stage(config.inputs.telemetry, config.ingest, config.storage.project, work)
+    ingest = ingest_stage.with_options(task_runner=ThreadPoolTaskRunner(max_workers=config.ingest.files_at_once()))(
+        config.inputs.telemetry, config.ingest, config.storage.project, work)
     if not ingest["events"]:
         return _failed(keep_failed_quarantine(ingest, config.output.root, key, config.quality))
     as_of, run_date = run_clock(ingest["events_path"], params.as_of, params.run_date)

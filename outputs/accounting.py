@@ -30,6 +30,8 @@ def ingest_counts(ingest: dict) -> dict:
         "blank_lines": sum(f["blank_lines"] for f in files),
         "naive_timestamps": sum(f["naive_timestamps"] for f in files),
         "unknown_event_types": {t: n for t, n in by_type.items() if t not in KNOWN_EVENT_TYPES},
+        "files_by_reader": dict(sorted(Counter(f["reader"] for f in files).items())),
+        "unreadable_sources": ingest.get("unreadable_sources", []),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
 
@@ -19,16 +19,22 @@ class QualityGateError(EngageError):
 @dataclass(frozen=True)
 class QualityGates:
     """The ``quality`` config section: the largest shares of quarantined input records and of
-    responses that map to no milestone a successful run may have."""
+    responses that map to no milestone a successful run may have, and whether a source that
+    cannot be read fails the run (``fail``: silently missing data is worse) or is only listed."""
 
     max_quarantine_share: Share = 0.05
     max_unmapped_share: Share = 0.05
+    on_unreadable_source: Literal["fail", "skip"] = "fail"
 
 
 def gate_breaches(counts: dict, gates: QualityGates) -> list[str]:
     """Return a message per gate ``counts`` breach (empty when none)."""
     out = []
     ing, resp = counts["ingest"], counts.get("responses", {"responses": 0})
+    unreadable = ing.get("unreadable_sources", [])
+    if unreadable and gates.on_unreadable_source == "fail":
+        out.append(f"{len(unreadable)} source(s) could not be read: "
+                   + "; ".join(u["unreadable"] for u in unreadable[:3]))
     if ing["input_records"]:
         share = ing["quarantined"] / ing["input_records"]
         if share > gates.max_quarantine_share:

@@ -47,16 +47,17 @@ def count_stages(ingest: dict, selected: dict, tables: dict[str, str]) -> dict:
 
 @task(cache_policy=NO_CACHE)
 def stage_timings() -> dict[str, float]:
-    """Return seconds per stage: the run times Prefect recorded for this flow run's stage
-    subflows, by their run names."""
+    """Return seconds per finished stage: the run times Prefect recorded for the stage
+    subflows of this run (the root flow run), by their run names."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[runtime.flow_run.id])))
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[runtime.flow_run.root_flow_run_id])))
     return {run.name: round(run.total_run_time.total_seconds(), 3)
-            for run in sorted(runs, key=lambda r: r.start_time or r.expected_start_time)}
+            for run in sorted(runs, key=lambda r: r.start_time or r.expected_start_time)
+            if run.state and run.state.is_completed()}
 
 
 @task(cache_policy=NO_CACHE)

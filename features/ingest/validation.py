@@ -10,6 +10,7 @@ from features.statuses import QuarantineReason, RecordStatus
 from features.telemetry_schema import EVENT_SCHEMA, FIELD_KINDS, REQUIRED_FIELDS, VALUE_RANGES, FieldMap
 
 R = QuarantineReason  # short name for the reason codes written into SQL below
+BLANKS = "' ' || chr(9) || chr(13)"  # JSON whitespace on a line: a line of only these is blank
 
 
 def _json_type_word(column: str) -> str:
@@ -57,7 +58,9 @@ def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str], dict[str, st
 
 
 def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
-    """Return the query that validates relation ``lines(line_no, line, utf8_ok)``.
+    """Return the query that validates relation ``lines(line_no, line, utf8_ok, preset_reason,
+    preset_detail)``: a line whose verdict its reader already knows (a file-level problem)
+    carries it in ``preset_*``.
 
     One ``json_transform`` reads every field as text. Cheap tests flag the rows that may be bad
     (a field missing, a value that looks like an object, array or boolean where a string is
@@ -73,9 +76,12 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
     typed = ", ".join(f"t[{i}] AS t_{n}" for i, n in enumerate(names, 1))
     numeric = [n for n, k in FIELD_KINDS.items() if k in ("number", "integer")]
     textual = [n for n, k in FIELD_KINDS.items() if k in ("id", "time")]
+    # Cheap tests on first characters (ascii codes: space 32, '{' 123, '[' 91, 't' 116, 'f' 102);
+    # a row they flag pays for the exact diagnosis below.
     suspect = " OR ".join(
-        [f"s_{n} IS NULL OR trim(s_{n}) = ''" for n in REQUIRED_FIELDS]
-        + [f"s_{n}[1] IN ('{{', '[') OR s_{n} IN ('true', 'false')" for n in textual]
+        [f"s_{n} IS NULL OR s_{n} = '' OR ascii(s_{n}) = 32" for n in REQUIRED_FIELDS]
+        + [f"ascii(s_{n}) IN (123, 91) OR (ascii(s_{n}) IN (116, 102) AND s_{n} IN ('true', 'false'))"
+           for n in textual]
         + [f"(s_{n} IS NOT NULL AND num_{n} IS NULL)" for n in numeric]
         + [f"num_{n} <> trunc(num_{n})" for n, k in FIELD_KINDS.items() if k == "integer"]
         + list(odd_objects.values())
@@ -110,10 +116,18 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
     nums = ", ".join(f"TRY_CAST(s_{n} AS DOUBLE) AS num_{n}" for n in numeric)
     drop_keys = "{" + ",".join(f'"{k}":null' for k in field_map.top_level_keys()) + "}"
     return f"""
-WITH src AS (
-  SELECT line_no, line, utf8_ok, line IS NULL OR trim(line) = '' AS is_blank,
-         CASE WHEN utf8_ok AND json_valid(line) THEN json_transform(line, {sql_str(spec)}) END AS s
+WITH checked AS (
+  -- A NUL byte makes a line invalid JSON, so only lines that are not JSON are searched for one.
+  SELECT line_no, line, utf8_ok, preset_reason, preset_detail,
+         coalesce(preset_reason IS NULL AND utf8_ok AND json_valid(line), false) AS is_json
   FROM {lines}
+), src AS (
+  SELECT *,
+         -- Only a line that is not JSON can be blank: the costly trim runs on few lines.
+         CASE WHEN NOT is_json AND preset_reason IS NULL THEN line IS NULL OR trim(line, {BLANKS}) = ''
+              ELSE false END AS is_blank,
+         CASE WHEN is_json THEN json_transform(line, {sql_str(spec)}) END AS s
+  FROM checked
 ), vals AS (
   SELECT *, {values} FROM src
 ), times AS (
@@ -130,16 +144,18 @@ WITH src AS (
     CASE WHEN has_offset THEN regexp_extract(s_timestamp, '([+-]\\d\\d:?\\d?\\d?|[Zz])\\s*$', 1) END AS off
   FROM times
 ), flagged AS (
-  SELECT *, NOT is_blank AND coalesce(NOT utf8_ok OR s IS NULL OR {suspect}, false) AS suspect FROM parsed
+  SELECT *, NOT is_blank AND coalesce(s IS NULL OR {suspect}, false) AS suspect FROM parsed
 ), diagnosed AS (
   SELECT *, {typed} FROM (
-    SELECT *, CASE WHEN suspect AND utf8_ok AND json_valid(line) THEN json_type(line, [{paths}]) END AS t
+    SELECT *, CASE WHEN suspect AND is_json THEN json_type(line, [{paths}]) END AS t
     FROM flagged)
 ), judged AS (
   SELECT *,
     CASE
       WHEN NOT suspect THEN NULL
+      WHEN preset_reason IS NOT NULL THEN {{'r': preset_reason, 'f': NULL, 'd': preset_detail}}
       WHEN NOT utf8_ok THEN {{'r': '{R.INVALID_UTF8}', 'f': NULL, 'd': 'bytes that are not UTF-8 shown as escapes'}}
+      WHEN contains(line, chr(0)) THEN {{'r': '{R.INVALID_UTF8}', 'f': NULL, 'd': 'NUL bytes: not UTF-8 text (UTF-16?)'}}
       WHEN t IS NULL THEN {{'r': '{R.INVALID_JSON}', 'f': NULL, 'd': NULL}}
       WHEN ({missing}) AND json_type(line) <> 'OBJECT'
         THEN {{'r': '{R.NOT_AN_OBJECT}', 'f': NULL, 'd': 'got a JSON ' || {_json_type_word('json_type(line)')}}}

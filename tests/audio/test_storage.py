@@ -1,6 +1,6 @@
 import pytest
 
-from audio.storage import SourceNotFound, expand_sources, fetch_to_local, parse_gs_uri, storage_client
+from audio.storage import SourceNotFound, SourceUnreadable, expand_sources, fetch_to_local, parse_gs_uri, storage_client
 from features.simulation.publish import ensure_bucket, upload_bytes
 
 
@@ -31,5 +31,5 @@ def test_fetch_streams_an_object_to_disk_with_its_checksums(tmp_path, gcs_emulat
     got = fetch_to_local("gs://src/f.ndjson", tmp_path / "f.ndjson", client)
     assert (tmp_path / "f.ndjson").read_bytes() == b'{"a": 1}\n' * 1000
     assert got["md5"] and got["crc32c"] and got["size"] == 9000
-    with pytest.raises(FileNotFoundError, match="gs://src/missing"):
+    with pytest.raises(SourceUnreadable, match="gs://src/missing: no such object"):
         fetch_to_local("gs://src/missing", tmp_path / "m", client)

@@ -145,3 +145,28 @@ def test_blank_lines_are_counted_not_records(tmp_path):
     staged, _, events, _ = ingest(tmp_path, [path])
     assert (staged[0].records, staged[0].blank_lines) == (2, 2)
     assert col(events, "source_line") == [1, 4]
+
+
+def test_at_scale_events_keep_input_order_and_bad_lines_their_numbers(tmp_path):
+    """250k lines over several row groups and threads: duplicates removed without losing input
+    order, quarantined lines found at the line numbers where they were planted."""
+    lines, bad, dup_of = [], {}, {}
+    for n in range(1, 250_001):
+        if n % 9973 == 0:
+            lines.append('{"event_id": "broken", ')
+            bad[n] = "invalid_json"
+        elif n % 7919 == 0:
+            lines.append(json.dumps(ev(f"e{n - 7}")))  # an exact duplicate of line n - 7
+            dup_of[n] = n - 7
+        elif n % 12007 == 0:
+            lines.append(json.dumps(ev(f"e{n - 3}", user="other")))  # same id, other payload
+            bad[n] = "conflicting_duplicate"
+        else:
+            lines.append(json.dumps(ev(f"e{n}")))
+    path = write_lines(tmp_path / "big.ndjson", lines)
+    staged, result, events, quarantine = ingest(tmp_path, [path], IngestOptions(threads=2))
+    assert staged[0].reader == "duckdb"
+    assert {(q["source_line"], q["reason"]) for q in quarantine} == set(bad.items())
+    order = col(events, "source_line")
+    assert order == sorted(order) and len(order) == 250_000 - len(bad) - len(dup_of)
+    assert result.duplicates == len(dup_of)

@@ -61,6 +61,9 @@ def test_flow_writes_every_table_and_a_manifest_whose_counts_reconcile(two_runs,
     assert all(i["uri"].startswith("gs://engage-test/telemetry/") and i["md5"] for i in manifest["inputs"])
     # as_of defaults to the latest event time.
     assert manifest["as_of"] == max(tables["events"]["ts"].to_pylist()).isoformat()
+    # Prefect's record of each finished stage subflow.
+    assert list(manifest["timings_s"]) == ["ingest", "learners", "audio", "features"]
+    assert all(t > 0 for t in manifest["timings_s"].values())
 
 
 def test_phase_activity_covers_every_learner_phase_the_simulator_reached(two_runs, small_platform):

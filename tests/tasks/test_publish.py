@@ -44,7 +44,7 @@ def test_quality_verdict_names_each_breached_gate():
 def test_a_run_with_no_surviving_event_keeps_its_quarantine(tmp_path):
     quarantine = write_parquet(pa.table({"reason": ["invalid_json"] * 3}), tmp_path / "q.parquet")
     events = write_parquet(pa.table({"event_type": pa.array([], pa.string())}), tmp_path / "e.parquet")
-    ingest = {"files": [{"staged": {"records": 3, "blank_lines": 0, "naive_timestamps": 0}}], "events": 0,
+    ingest = {"files": [{"staged": {"records": 3, "blank_lines": 0, "naive_timestamps": 0, "reader": "duckdb"}}], "events": 0,
               "duplicates": 0, "quarantine_path": quarantine, "events_path": events}
     message = keep_failed_quarantine.fn(ingest, str(tmp_path / "out"), "abcdef0123456789", QualityGates())
     kept = tmp_path / "out" / "_failed" / "abcdef012345" / "quarantine.parquet"
