@@ -10,7 +10,21 @@ from audio.feature_cache import FeatureCache
 from features.statuses import AudioStatus, EmotionStatus
 
 EMOTION_COLUMNS = ("emotion_status", "emotion_detail", "emotion_model", "emotion_model_revision",
-                   "emotion_label", "emotion_confidence", "emotion_scores", "valence", "arousal")
+                   "emotion_label", "emotion_confidence", "emotion_scores", "valence", "arousal",
+                   "emotion_balance")
+# Class labels of common speech-emotion models, by the sign they give the emotion balance.
+POSITIVE = frozenset({"hap", "happy", "happiness", "joy", "excited", "excitement", "pleasant", "calm"})
+NEGATIVE = frozenset({"ang", "angry", "anger", "sad", "sadness", "fear", "fearful", "disgust", "boredom",
+                      "bored", "frustrated", "frustration", "contempt"})
+
+
+def emotion_balance(scores: dict[str, float], dimensional: bool) -> float | None:
+    """Return valence for a dimensional model, else P(positive labels) - P(negative labels)
+    (-1 to 1; labels neither positive nor negative, such as neutral, count for neither)."""
+    if dimensional:
+        return scores.get("valence")
+    lower = {k.lower(): v for k, v in scores.items()}
+    return sum(v for k, v in lower.items() if k in POSITIVE) - sum(v for k, v in lower.items() if k in NEGATIVE)
 
 
 def classify_clips(clips: list[dict], model: EmotionModel | None, unavailable: str | None,
@@ -52,7 +66,7 @@ def classify_clips(clips: list[dict], model: EmotionModel | None, unavailable: s
     for i in wanted:
         scores = results[clips[i]["content_key"]]
         row = {**rows[i], "emotion_model": model.model_id, "emotion_model_revision": model.revision,
-               "emotion_scores": json.dumps(scores)}
+               "emotion_scores": json.dumps(scores), "emotion_balance": emotion_balance(scores, model.is_dimensional)}
         if model.is_dimensional:
             row.update(valence=scores.get("valence"), arousal=scores.get("arousal"))
         else:

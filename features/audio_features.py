@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from features.duck import query
+from features.duck import exact_avg, query
 from features.statuses import AudioStatus
 
 AUDIO_OK_SQL = f"audio_status = '{AudioStatus.OK}'"  # SQL: the response's audio could be analysed
@@ -41,11 +41,12 @@ def attach_audio(responses: pa.Table, clips: pa.Table, tone_features: list[str],
 
 def phase_audio(responses: pa.Table) -> pa.Table:
     """Return per learner x course x phase: analysable-audio counts and shares, means of
-    ``PHASE_FEATURES`` (absolute and relative), the most frequent emotion and mean
-    valence/arousal (null unless the model outputs them)."""
+    ``PHASE_FEATURES`` (absolute and relative), the most frequent emotion, mean valence/arousal
+    (null unless the model outputs them), the answers' mean length against the expected length
+    (``answer_effort_ratio``, capped at 3) and the mean emotion balance."""
     means = ", ".join(
-        f"round(avg({f}) FILTER ({AUDIO_OK_SQL}), 4) AS {f}_mean, "
-        f"round(avg({f}_rel) FILTER ({AUDIO_OK_SQL}), 4) AS {f}_rel_mean"
+        f"round({exact_avg(f, AUDIO_OK_SQL)}, 4) AS {f}_mean, "
+        f"round({exact_avg(f + '_rel', AUDIO_OK_SQL)}, 4) AS {f}_rel_mean"
         for f in PHASE_FEATURES)
     return query(
         f"""
@@ -60,8 +61,11 @@ def phase_audio(responses: pa.Table) -> pa.Table:
                round(count(*) FILTER ({AUDIO_OK_SQL}) / count(*), 4) AS audio_ok_share,
                {means},
                any_value(d.emotion_dominant) AS emotion_dominant,
-               round(avg(valence), 4) AS valence_mean, round(avg(arousal), 4) AS arousal_mean
-               {", round(avg(fluency_score), 3) AS fluency_score_mean" if "fluency_score" in responses.column_names else ""}
+               round({exact_avg('valence')}, 4) AS valence_mean, round({exact_avg('arousal')}, 4) AS arousal_mean,
+               round({exact_avg('least(audio_duration_s * 1000.0 / expected_duration_ms, 3.0)',
+                                f'{AUDIO_OK_SQL} AND expected_duration_ms > 0')}, 4) AS answer_effort_ratio,
+               round({exact_avg('emotion_balance')}, 4) AS emotion_balance_mean
+               {f", round({exact_avg('fluency_score')}, 3) AS fluency_score_mean" if "fluency_score" in responses.column_names else ""}
         FROM responses LEFT JOIN dominant d USING (user_id, course_id, phase)
         WHERE phase IS NOT NULL GROUP BY ALL
         """,

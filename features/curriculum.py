@@ -54,6 +54,14 @@ class Curriculum:
         """Return course_id -> spoken language code."""
         return {r["course_id"]: r["language"] for r in self.courses.to_pylist()}
 
+    def lessons_per_phase(self) -> pa.Table:
+        """Return (course_id, level, phase, lessons): how many lessons each phase holds."""
+        from features.duck import query
+
+        return query("SELECT m.course_id, m.level, m.phase, count(*) AS lessons FROM lessons l "
+                     "JOIN milestones m USING (course_id, level, milestone_id) GROUP BY ALL",
+                     lessons=self.lessons, milestones=self.milestones)
+
 
 def load_curriculum(path: str | Path) -> Curriculum:
     """Load and validate a curriculum YAML.

@@ -37,3 +37,15 @@ def query(sql: str, **tables: pa.Table) -> pa.Table:
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()
+
+
+def exact_avg(expr: str, where: str | None = None) -> str:
+    """SQL for the mean of ``expr`` (over rows where ``where`` holds) summed exactly, as DECIMAL:
+    a float sum depends on the order parallel threads add in, so a rerun could otherwise round
+    its last digit the other way."""
+    return f"(avg(({expr})::DECIMAL(38, 9)){f' FILTER ({where})' if where else ''})::DOUBLE"
+
+
+def exact_sum(expr: str, where: str | None = None) -> str:
+    """SQL for the sum of ``expr`` added exactly, as DECIMAL; see ``exact_avg``."""
+    return f"(sum(({expr})::DECIMAL(38, 9)){f' FILTER ({where})' if where else ''})::DOUBLE"

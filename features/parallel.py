@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -10,11 +11,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+
+
 def one_native_thread() -> None:
     """Worker initializer: one BLAS/OpenMP thread per process (the pool is the parallelism;
-    nested thread pools oversubscribe the cores and run about twice as slow)."""
+    nested thread pools oversubscribe the cores and run about twice as slow). The variables
+    cover the libraries the work imports later; ``threadpool_limits`` those already loaded."""
     from threadpoolctl import threadpool_limits
 
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     threadpool_limits(1)
 
 

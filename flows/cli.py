@@ -60,6 +60,27 @@ def _print_run(manifest: dict) -> None:
         print(f"  ACCOUNTING PROBLEMS: {manifest['accounting_problems']}")
 
 
+def _fit_scoring(args) -> int:
+    from features.registry import Registry
+    from features.scoring.reference import fit_and_save
+    from flows.config import load_config
+    from outputs.tables import read_partition
+
+    config = load_config(args.config)
+    entry = fit_and_save(read_partition(config.output.root, "phase_activity", args.run_date),
+                         Registry(config.registry_root), promote=not args.candidate)
+    print(f"scoring reference {entry.version} ({'candidate' if args.candidate else 'current'}) in {entry.folder}")
+    return 0
+
+
+def _import_oulad(args) -> int:
+    from features.oulad import import_oulad
+
+    done = import_oulad(args.source, args.out, args.presentations.split(",") if args.presentations else None)
+    print(f"{len(done.telemetry)} telemetry files, curriculum {done.curriculum}; run: engage run --config {done.config}")
+    return 0
+
+
 def _corpus_options(args):
     from audio.heads.training import CorpusOptions
 
@@ -79,6 +100,15 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from audio.heads.training import evaluate_head, load_corpus
 
+    if args.target == "engagement":
+        from features.scoring.outcomes import evaluate_engagement
+
+        if not args.oulad:
+            print("engage evaluate engagement: give --oulad DIR", file=sys.stderr)
+            return 2
+        _print_metrics(evaluate_engagement(args.oulad, tuple(args.train_presentations.split(",")),
+                                           tuple(args.test_presentations.split(","))))
+        return 0
     if bool(args.cv) == bool(args.train and args.test):
         print("engage evaluate: give either --cv, or --train and --test", file=sys.stderr)
         return 2
@@ -126,8 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="folder for the versioned model file and its metrics")
         _corpus_arguments(p)
         p.set_defaults(func=_train, kind=kind)
-    p = sub.add_parser("evaluate", help="evaluate a head on speakers never seen in training")
-    p.add_argument("target", choices=["emotion", "fluency"])
+    p = sub.add_parser("fit-scoring", help="fit the scoring reference on a run's phase activity")
+    p.add_argument("--config", required=True)
+    p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
+    p.add_argument("--candidate", action="store_true", help="save it without making it current")
+    p.set_defaults(func=_fit_scoring)
+    p = sub.add_parser("import-oulad", help="turn OULAD's tables into telemetry, a curriculum and a run config")
+    p.add_argument("source", help="a folder with OULAD's CSV tables")
+    p.add_argument("--out", required=True)
+    p.add_argument("--presentations", help="e.g. 2013B,2013J (default: all)")
+    p.set_defaults(func=_import_oulad)
+    p = sub.add_parser("evaluate", help="evaluate a head on unseen speakers, or the score on real withdrawals")
+    p.add_argument("target", choices=["emotion", "fluency", "engagement"])
+    p.add_argument("--oulad", help="engagement: a folder with OULAD's CSV tables")
+    p.add_argument("--train-presentations", default="2013B,2013J")
+    p.add_argument("--test-presentations", default="2014B")
     p.add_argument("--cv", help="one manifest (emotion) or folder (fluency): speaker-grouped folds")
     p.add_argument("--train")
     p.add_argument("--test")

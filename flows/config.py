@@ -17,8 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from audio.decode import AudioLimits
 from audio.emotion import EmotionOptions
 from audio.fetch import FetchPolicy
+from features.activity import ActivityRules
 from features.errors import EngageError
+from features.groups import GroupOptions
 from features.ingest import IngestOptions
+from features.scoring.components import ScoringOptions
 from features.select import Selection
 from features.sessions import SessionRules
 from outputs.quality import QualityGates
@@ -59,6 +62,7 @@ class StorageConfig(_Strict):
 class OutputConfig(_Strict):
     root: str
     work_dir: str | None = None  # None: <root>/_work
+    registry: str | None = None  # the model registry; None: <root>/_registry
 
 
 class EngageConfig(_Strict):
@@ -70,7 +74,10 @@ class EngageConfig(_Strict):
     ingest: IngestOptions = IngestOptions()
     select: Selection = Selection()
     sessions: SessionRules = SessionRules()
+    activity: ActivityRules = ActivityRules()
     quality: QualityGates = QualityGates()
+    scoring: ScoringOptions = ScoringOptions()
+    groups: GroupOptions = GroupOptions()
     audio: AudioConfig = AudioConfig()
     emotion: EmotionOptions = EmotionOptions()
     heads: HeadsConfig = HeadsConfig()
@@ -84,6 +91,11 @@ class EngageConfig(_Strict):
     def work_root(self) -> str:
         """Where runs keep their scratch folders."""
         return self.output.work_dir or str(Path(self.output.root) / "_work")
+
+    @property
+    def registry_root(self) -> str:
+        """The model registry (scoring references, learner groups, risk models)."""
+        return self.output.registry or str(Path(self.output.root) / "_registry")
 
 
 class RunParameters(BaseModel):
@@ -153,8 +165,9 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
         "inputs": config.inputs.model_copy(update={
             "telemetry": [resolve(s) for s in config.inputs.telemetry],
             "curriculum": resolve(config.inputs.curriculum)}),
-        "output": config.output.model_copy(
-            update={"root": resolve(config.output.root), "work_dir": resolve(config.output.work_dir)}),
+        "output": config.output.model_copy(update={
+            "root": resolve(config.output.root), "work_dir": resolve(config.output.work_dir),
+            "registry": resolve(config.output.registry)}),
         "audio": config.audio.model_copy(update={
             "cache_dir": resolve(config.audio.cache_dir),
             "fetch": dataclasses.replace(fetch, allowed_prefixes=tuple(resolve(p) for p in fetch.allowed_prefixes))}),

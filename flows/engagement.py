@@ -14,6 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from audio.emotion import EmotionOptions
 from audio.tone import TONE_VERSION
+from features.activity import ActivityRules
 from features.ingest import IngestOptions
 from features.select import Selection
 from features.sessions import SessionRules
@@ -36,6 +37,14 @@ from tasks.learners import (
     run_clock,
     select_learners,
     sessions_table,
+)
+from tasks.scoring import (
+    group_learners,
+    insights_table,
+    learners_table_file,
+    metrics_for_scoring,
+    score_phases,
+    scoring_reference,
 )
 from tasks.publish import (
     close_workspace,
@@ -93,24 +102,40 @@ def audio_stage(responses: str, audio: AudioConfig, emotion: EmotionOptions, hea
 
 
 @flow(name="engage-features", flow_run_name="features")
-def feature_stage(learners: dict, responses: str, as_of: datetime, work: str) -> dict:
-    """Compute the learner x phase tables."""
+def feature_stage(learners: dict, responses: str, curriculum: str, as_of: datetime, rules: ActivityRules,
+                  work: str) -> dict:
+    """Compute the learner x phase activity table."""
     return {"phase_activity": phase_activity_table(learners["timeline"], learners["sessions"], responses,
-                                                   as_of, work)}
+                                                   curriculum, as_of, rules, work)}
+
+
+@flow(name="engage-scores", flow_run_name="scores")
+def scoring_stage(phase_activity: str, config: EngageConfig, emotion_model: str | None, run_date: date,
+                  work: str) -> dict:
+    """Score every learner x phase, group the learners, and compute the findings."""
+    metrics = metrics_for_scoring(phase_activity, work)
+    reference = scoring_reference(metrics, phase_activity, config.registry_root, work)
+    scores = score_phases(metrics, reference, config.scoring, config.heads.fluency, emotion_model, work)
+    groups = group_learners(phase_activity, scores, config.registry_root, run_date, config.groups, work)
+    learners = learners_table_file(phase_activity, scores, groups["assignment"], work)
+    insights = insights_table(scores, learners, groups["groups"], config.inputs.curriculum, work)
+    return {"tables": {"phase_scores": scores, "learners": learners, "groups": groups["groups"], "insights": insights},
+            "models": {"scoring_reference": {k: v for k, v in reference.items() if k != "path"},
+                       "learner_groups": groups["state_version"]}}
 
 
 @flow(name="engage-publish", flow_run_name="publish")
 def publish_stage(config: EngageConfig, key: str, ingest: dict, learners: dict, audio: dict | None,
-                  features: dict, as_of: datetime, run_date: date) -> dict:
+                  features: dict, scores: dict, as_of: datetime, run_date: date) -> dict:
     """Publish every table's partition, then the manifest with its counts and timings."""
     tables = {"events": ingest["events_path"], "quarantine": ingest["quarantine_path"],
               "sessions": learners["sessions"], "responses": audio["responses"] if audio else learners["responses"],
-              **features}
+              **features, **scores["tables"]}
     counts = count_stages(ingest, learners["selected"], tables)
     return publish_manifest(
         config.output.root, run_date, as_of=as_of, config=config.model_dump(mode="json"), config_hash=key,
         ingest_files=ingest["files"], counts=counts, tables=publish_tables(tables, config.output.root, run_date),
-        timings_s=stage_timings(), audio=audio, tone_version=TONE_VERSION)
+        timings_s=stage_timings(), audio=audio, tone_version=TONE_VERSION, scoring=scores["models"])
 
 
 @flow(name="engagement_pipeline", validate_parameters=True)
@@ -132,11 +157,20 @@ def engagement_pipeline(params: RunParameters):
                              config.sessions, work)
     audio = audio_stage(learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
                         config.storage.project, work) if config.audio.enabled else None
-    features = feature_stage(learners, audio["responses"] if audio else learners["responses"], as_of, work)
-    manifest = publish_stage(config, key, ingest, learners, audio, features, as_of, run_date)
+    features = feature_stage(learners, audio["responses"] if audio else learners["responses"],
+                             config.inputs.curriculum, as_of, config.activity, work)
+    emotion_model = _emotion_model(audio)
+    scores = scoring_stage(features["phase_activity"], config, emotion_model, run_date, work)
+    manifest = publish_stage(config, key, ingest, learners, audio, features, scores, as_of, run_date)
     close_workspace(work)
     failure = quality_verdict(manifest["counts"], config.quality)
     return _failed(failure) if failure else manifest
+
+
+def _emotion_model(audio: dict | None) -> str | None:
+    """The emotion model (id@revision) whose output fed this run's scores, when one ran."""
+    info = audio["emotion"]["info"] if audio else {}
+    return f"{info['model']}@{info['revision']}" if info.get("loaded") else None
 
 
 def _failed(message: str):

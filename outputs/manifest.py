@@ -13,14 +13,15 @@ from outputs.provenance import code_version
 
 def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash: str, ingest_files: list[dict],
                    counts: dict, tables: dict[str, str], timings_s: dict[str, float], audio: dict | None,
-                   tone_version: str) -> dict:
+                   tone_version: str, scoring: dict | None = None) -> dict:
     """Return the manifest of a run: its date and ``as_of``, the config and its hash, the code
     version, the input files with their checksums, the counts per stage and the accounting
     identities they break (none, normally), the table partitions written, timings per stage,
     the work done beyond what caches held, and the models used.
 
     ``ingest_files``: the staged files (checksums and staged counts); ``audio``: the audio
-    stage's results (fetched and analysed batches, emotion), None when audio is off.
+    stage's results (fetched and analysed batches, emotion), None when audio is off;
+    ``scoring``: the scoring reference and learner-group state the run used.
     """
     work, emotion = {}, {}
     if audio:
@@ -34,7 +35,7 @@ def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash
         "inputs": [{**f["checksums"], "format": f["staged"]["format"]} for f in ingest_files],
         "counts": counts, "accounting_problems": reconcile(counts),
         "tables": tables, "timings_s": timings_s, "work": work,
-        "models": {"tone": tone_version, "emotion": emotion},
+        "models": {"tone": tone_version, "emotion": emotion, **(scoring or {})},
     }
 
 

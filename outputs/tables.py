@@ -16,7 +16,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TABLES = ("events", "quarantine", "sessions", "responses", "phase_activity")
+from features.errors import EngageError
+
+TABLES = ("events", "quarantine", "sessions", "responses", "phase_activity", "phase_scores", "learners", "groups",
+          "insights")
 
 
 def partition_dir(root: str | Path, table: str, run_date: date) -> Path:
@@ -52,9 +55,22 @@ def publish_partition(root: str | Path, table: str, run_date: date, files: list[
     return final
 
 
-def read_partition(root: str | Path, table: str, run_date: date) -> pa.Table:
-    """Read one published partition of ``table``; raises FileNotFoundError when absent."""
+class NoPartition(EngageError):
+    """A table partition that was never published."""
+
+
+def read_partition(root: str | Path, table: str, run_date: date | None = None) -> pa.Table:
+    """Read one published partition of ``table`` (the latest run date when None).
+
+    Raises:
+        NoPartition: when there is no such partition.
+    """
+    if run_date is None:
+        dates = sorted(p.name for p in (Path(root) / table).glob("run_date=*")) if (Path(root) / table).is_dir() else []
+        if not dates:
+            raise NoPartition(f"{Path(root) / table}: no published partition (run the pipeline first)")
+        run_date = date.fromisoformat(dates[-1].split("=", 1)[1])
     folder = partition_dir(root, table, run_date)
     if not folder.exists():
-        raise FileNotFoundError(f"no partition {folder}")
+        raise NoPartition(f"no partition {folder}")
     return pq.read_table(folder)

@@ -28,7 +28,8 @@ CLIP_SCHEMA = pa.schema(
      ("audio_status", pa.string()), ("audio_detail", pa.string())]
     + [(c, pa.float64()) for c in CLIP_COLUMNS[2:] + FEATURES] + [("content_key", pa.string())])
 EMOTION_SCHEMA = pa.schema([("response_id", pa.string())] + [
-    (c, pa.float64() if c in ("emotion_confidence", "valence", "arousal") else pa.string()) for c in EMOTION_COLUMNS])
+    (c, pa.float64() if c in ("emotion_confidence", "valence", "arousal", "emotion_balance") else pa.string())
+    for c in EMOTION_COLUMNS])
 HEAD_SCHEMA = pa.schema([("response_id", pa.string()), ("fluency_score", pa.float64()),
                          ("head_emotion_label", pa.string()), ("head_emotion_confidence", pa.float64())])
 

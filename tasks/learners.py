@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from features.activity import build_responses, latest_time, phase_activity
+from features.activity import ActivityRules, phase_activity
+from features.responses import build_responses, latest_time
 from features.curriculum import load_curriculum
 from features.placement import place_events
 from features.select import Selection, select_events
@@ -61,9 +62,9 @@ def responses_table(timeline_path: str, curriculum_path: str, work_dir: str) -> 
 
 
 @task(cache_policy=NO_CACHE)
-def phase_activity_table(timeline_path: str, sessions_path: str, responses_path: str,
-                         as_of: datetime, work_dir: str) -> str:
+def phase_activity_table(timeline_path: str, sessions_path: str, responses_path: str, curriculum_path: str,
+                         as_of: datetime, rules: ActivityRules, work_dir: str) -> str:
     """Write learner x phase activity features; return the path."""
     table = phase_activity(pq.read_table(timeline_path), pq.read_table(sessions_path),
-                           pq.read_table(responses_path), as_of)
+                           pq.read_table(responses_path), as_of, rules, load_curriculum(curriculum_path).lessons_per_phase())
     return write_parquet(table, Path(work_dir) / "phase_activity.parquet")

@@ -74,6 +74,14 @@ def load_head(path: str | Path, kind: str | None = None) -> Head:
     return head
 
 
+def head_id(path: str | Path) -> str:
+    """Return ``<file name>@<first 8 hex of its sha256>``: names the head a run used."""
+    import hashlib
+
+    path = Path(path)
+    return f"{path.name}@{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+
+
 def prepare(X: pd.DataFrame, speakers=None) -> pd.DataFrame:
     """Fill undefined values with column medians; standardise within speaker when given."""
     X = X.astype(float)

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
-from features.activity import build_responses, phase_activity
+from features.activity import phase_activity
+from features.responses import build_responses
 from features.placement import place_events
 from features.sessions import SessionRules, assign_sessions, build_sessions
 from tests.features.conftest import T0, make_events

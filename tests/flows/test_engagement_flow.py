@@ -62,7 +62,7 @@ def test_flow_writes_every_table_and_a_manifest_whose_counts_reconcile(two_runs,
     # as_of defaults to the latest event time.
     assert manifest["as_of"] == max(tables["events"]["ts"].to_pylist()).isoformat()
     # Prefect's record of each finished stage subflow.
-    assert list(manifest["timings_s"]) == ["ingest", "learners", "audio", "features"]
+    assert list(manifest["timings_s"]) == ["ingest", "learners", "audio", "features", "scores"]
     assert all(t > 0 for t in manifest["timings_s"].values())
 
 

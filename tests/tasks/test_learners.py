@@ -7,7 +7,8 @@ from datetime import date, datetime, timezone
 import pyarrow.parquet as pq
 import pytest
 
-from features.activity import NoEvents
+from features.activity import ActivityRules
+from features.responses import NoEvents
 from features.select import Selection
 from features.sessions import SessionRules
 from features.simulation.publish import DEMO_CURRICULUM
@@ -62,6 +63,6 @@ def test_learner_tasks_chain_from_events_to_phase_activity(events_path, tmp_path
     assert (rows["a"]["phase"], rows["a"]["latency_ms"]) == ("onboarding", 60_000)
     assert (rows["b"]["phase"], rows["b"]["language"]) == ("foundations", "en")
     activity = pq.read_table(phase_activity_table.fn(timeline, sessions_table.fn(timeline, work), responses,
-                                                     as_of, work)).to_pylist()
+                                                     str(DEMO_CURRICULUM), as_of, ActivityRules(), work)).to_pylist()
     assert sorted((r["user_id"], r["phase"], r["responses"]) for r in activity) == [
         ("a", "onboarding", 1), ("b", "foundations", 1)]

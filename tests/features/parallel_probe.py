@@ -1,0 +1,10 @@
+"""A function for worker processes (importable by spawned children)."""
+
+
+def blas_threads(_: int) -> list[int]:
+    """Return the thread counts of the BLAS/OpenMP pools numpy brings (loaded here, after the
+    worker initializer ran)."""
+    import numpy  # noqa: F401 - loads the BLAS library
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info()]
