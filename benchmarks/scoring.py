@@ -1,14 +1,17 @@
-"""Scoring speed: scores, learner groups and the learners table for many learners from Parquet,
-against a plain pandas read and group-by of the same input, measured in the same run.
+"""Scoring speed: scores, learner groups, the learners table and dropout risk for many learners
+from Parquet, against a plain pandas read and group-by of the same input, measured in the same run.
 
 Generates a ``phase_activity``-shaped Parquet file (``--learners`` x 4 phases, values drawn to
-look like the demo's), then times, each from the file: the engage path (metrics, reference fit,
-phase scores, learner features, groups, learners table) and the baseline (``pd.read_parquet``
-and a group-by mean per course x phase and per learner).
+look like the demo's) and a risk-feature file (one snapshot row per learner), then times, each
+from the files: the engage path (metrics, reference fit, phase scores, learner features, groups,
+learners table, then the risk columns: calibrated probability, band, and TreeSHAP drivers for the
+high band, with a model trained beforehand on 50,000 labelled rows, not timed) and the baseline
+(``pd.read_parquet`` and a group-by mean per course x phase and per learner). The risk features'
+own computation from events is not in it (it is in every daily run's ``scores`` stage timing).
 
     python benchmarks/scoring.py [--learners 1000000]
 
-Last line: ``seconds=... baseline_seconds=... ratio=... learners=... rows=...``.
+Last line: ``seconds=... risk_seconds=... baseline_seconds=... ratio=... learners=... rows=... high_band=...``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +67,42 @@ def generate(path: Path, learners: int, seed: int = 0) -> int:
     return n
 
 
+def risk_frame(path: Path, activity_path: Path, seed: int = 1) -> None:
+    """Write one snapshot row per learner of the activity file with every risk feature, and a
+    ``label`` (about one in five) that depends on idleness and recent activity."""
+    from features.risk.features import FEATURES
+
+    rng = np.random.default_rng(seed)
+    activity = pq.read_table(activity_path, columns=["user_id", "course_id", "phase_index"])
+    keys = activity.filter(pa.compute.equal(activity["phase_index"], 0)).select(["user_id", "course_id"])
+    learners = keys.num_rows
+    columns = {f: rng.gamma(2.0, 3.0, learners) for f in FEATURES}
+    columns["days_since_last_activity"] = rng.exponential(6, learners)
+    risk = 1 / (1 + np.exp(-(0.35 * columns["days_since_last_activity"] - 0.2 * columns["events_7d"] - 2.0)))
+    pq.write_table(pa.table({"user_id": keys["user_id"], "course_id": keys["course_id"], **columns,
+                             "label": (rng.random(learners) < risk).astype(int)}), path)
+
+
+def risk_model(path: Path):
+    """A model trained on the first 50,000 rows (trees on 60%, calibrated on the other 40%)."""
+    from features.risk.features import FEATURES
+    from features.risk.model import fit_model
+    from features.risk.options import RiskOptions
+
+    rows = pq.read_table(path).slice(0, 50_000).to_pandas()
+    cut = int(len(rows) * 0.6)
+    return fit_model(rows.iloc[:cut], rows.iloc[cut:], list(FEATURES), RiskOptions(), 0, "benchmark")
+
+
+def risk_path(path: Path, learners_table, model) -> dict:
+    """The daily run's risk step on the learners table; return counts."""
+    from features.risk.apply import with_risk
+
+    frame = pq.read_table(path).to_pandas()
+    out = with_risk(learners_table, frame, model, "benchmark", None, None)
+    return {"scored": int((out["risk_status"] == "scored").sum()), "high_band": int((out["risk_band"] == "high").sum())}
+
+
 def engage_path(path: Path) -> dict:
     """Everything a run does after phase activity, from the Parquet file; return counts."""
     from features.groups import fit_groups, learner_features
@@ -79,7 +119,7 @@ def engage_path(path: Path) -> dict:
     keyed = features[["user_id", "course_id"]].assign(group_id=assignment.to_numpy())
     learners = learners_table(activity.select(["user_id", "course_id", "phase", "phase_index", "level",
                                                "last_activity_at", "days_since_last_activity"]).to_pandas(), scores, keyed)
-    return {"scores": len(scores), "groups": len(groups), "learners": len(learners)}
+    return {"scores": len(scores), "groups": len(groups), "learners": len(learners), "table": learners}
 
 
 def baseline(path: Path) -> int:
@@ -97,15 +137,22 @@ def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"phase-activity-{args.learners}.parquet"
     rows = generate(path, args.learners) if not path.exists() else pq.read_metadata(path).num_rows
+    features = DATA / f"risk-features-{args.learners}.parquet"
+    if not features.exists():
+        risk_frame(features, path)
+    model = risk_model(features)
     start = time.perf_counter()
     baseline(path)
     base = time.perf_counter() - start
     start = time.perf_counter()
     counts = engage_path(path)
-    seconds = time.perf_counter() - start
-    print(counts)
-    print(f"seconds={seconds:.1f} baseline_seconds={base:.1f} ratio={base / seconds:.3f} "
-          f"learners={args.learners} rows={rows} groups={counts['groups']}")
+    scored = time.perf_counter()
+    risk = risk_path(features, counts.pop("table"), model)
+    seconds, risk_seconds = time.perf_counter() - start, time.perf_counter() - scored
+    print({**counts, **risk})
+    print(f"seconds={seconds:.1f} risk_seconds={risk_seconds:.1f} baseline_seconds={base:.1f} "
+          f"ratio={base / seconds:.3f} learners={args.learners} rows={rows} groups={counts['groups']} "
+          f"high_band={risk['high_band']}")
 
 
 if __name__ == "__main__":

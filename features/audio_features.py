@@ -22,21 +22,36 @@ def attach_audio(responses: pa.Table, clips: pa.Table, tone_features: list[str],
     """Return ``responses`` with clip facts, tone features (absolute and ``_rel``) and the
     columns of each ``per_response`` table (emotion, head scores) joined by ``response_id``;
     row order kept."""
-    rel = ", ".join(
-        f"c.{f} - median(c.{f}) FILTER (c.{AUDIO_OK_SQL}) OVER (PARTITION BY r.user_id) AS {f}_rel"
-        for f in tone_features)
+    joined = query(
+        """
+        SELECT r.*, c.* EXCLUDE (response_id)
+        FROM (SELECT *, row_number() OVER () AS _row FROM responses) r LEFT JOIN clips c USING (response_id)
+        """, responses=responses, clips=clips)
     names = [f"t{i}" for i in range(len(per_response))]
     return query(
         f"""
-        SELECT r.*, c.* EXCLUDE (response_id), {rel}
-               {"".join(f", {n}.* EXCLUDE (response_id)" for n in names)}
-        FROM (SELECT *, row_number() OVER () AS _row FROM responses) r
-        LEFT JOIN clips c USING (response_id)
-        {" ".join(f"LEFT JOIN {n} USING (response_id)" for n in names)}
+        SELECT r.* {"".join(f", {n}.* EXCLUDE (response_id)" for n in names)}
+        FROM joined r {" ".join(f"LEFT JOIN {n} USING (response_id)" for n in names)}
         ORDER BY r._row
         """,
-        responses=responses, clips=clips, **dict(zip(names, per_response)),
+        joined=relative_to_usual(joined, tone_features), **dict(zip(names, per_response)),
     ).drop_columns(["_row"])
+
+
+def relative_to_usual(responses: pa.Table, tone_features: list[str] | None = None) -> pa.Table:
+    """Return ``responses`` with ``<feature>_rel``: each answer's value minus the learner's
+    median over their analysable answers in ``responses`` (replacing any ``_rel`` columns there).
+    ``tone_features`` default to those with a ``_rel`` column already. Row order kept."""
+    names = responses.column_names
+    if tone_features is None:
+        tone_features = [c[:-4] for c in names if c.endswith("_rel") and c[:-4] in names]
+    if not tone_features or "audio_status" not in names:
+        return responses
+    rel = ", ".join(f"{f} - median({f}) FILTER ({AUDIO_OK_SQL}) OVER (PARTITION BY user_id) AS {f}_rel"
+                    for f in tone_features)
+    base = responses.drop_columns([f"{f}_rel" for f in tone_features if f"{f}_rel" in names])
+    return query(f"SELECT * EXCLUDE (_order), {rel} FROM (SELECT *, row_number() OVER () AS _order FROM r) "
+                 "ORDER BY _order", r=base)
 
 
 def phase_audio(responses: pa.Table) -> pa.Table:

@@ -54,6 +54,13 @@ class Curriculum:
         """Return course_id -> spoken language code."""
         return {r["course_id"]: r["language"] for r in self.courses.to_pylist()}
 
+    def final_milestones(self) -> pa.Table:
+        """Return (course_id, level, milestone_id): each course level's last milestone."""
+        from features.duck import query
+
+        return query("SELECT course_id, level, arg_max(milestone_id, (phase_index, milestone_index)) AS milestone_id "
+                     "FROM milestones GROUP BY ALL", milestones=self.milestones)
+
     def lessons_per_phase(self) -> pa.Table:
         """Return (course_id, level, phase, lessons): how many lessons each phase holds."""
         from features.duck import query

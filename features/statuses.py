@@ -71,3 +71,13 @@ class EmotionStatus(StrEnum):
     LANGUAGE_NOT_COVERED = "language_not_covered"
     NO_MODEL = "no_model"
     UNAVAILABLE = "unavailable"
+
+
+class RiskStatus(StrEnum):
+    """Whether a learner x course got a dropout-risk probability (``learners.risk_status``; why
+    not in ``risk_detail``)."""
+
+    SCORED = "scored"
+    NOT_ELIGIBLE = "not_eligible"  # no learner-initiated activity in the window, withdrawn or finished
+    NO_MODEL = "no_model"  # no promoted risk model in the registry yet (engage train-risk)
+    MODEL_UNUSABLE = "model_unusable"  # the model file or this run's features do not fit it

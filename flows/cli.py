@@ -20,7 +20,7 @@ def _simulate(args) -> int:
     from features.simulation.publish import simulate_platform
 
     summary = simulate_platform(Path(args.out), args.learners, args.seed, args.weeks,
-                                None if args.local else args.bucket)
+                                None if args.local else args.bucket, signup_spread_days=args.signup_spread_days)
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
     return 0
 
@@ -33,15 +33,16 @@ def _run(args) -> int:
 
 
 def _demo(args) -> int:
-    from features.simulation.demo import demo_platform
-    from flows.engagement import run_pipeline
+    from flows.demo import run_demo
 
-    with demo_platform(args.workdir, args.learners, args.seed) as demo:
-        if demo["simulated"]:
-            s = demo["simulated"]
-            print(f"simulated {s['learners']} learners: {s['clips']} clips ({s['audio_seconds']} s of audio), "
-                  f"{s['planted_records']} planted problems; took {demo['seconds']:.0f} s")
-        _print_run(run_pipeline(str(demo["config"])))
+    demo = run_demo(args.workdir, args.learners, args.seed)
+    if demo["simulated"]:
+        s = demo["simulated"]
+        print(f"simulated {s['learners']} learners: {s['clips']} clips ({s['audio_seconds']} s of audio), "
+              f"{s['planted_records']} planted problems; took {demo['seconds']:.0f} s")
+    if demo["risk_training"]:
+        print(demo["risk_training"].get("error") or _risk_line(demo["risk_training"]))
+    _print_run(demo["manifest"])
     print(f"config: {demo['config']}\nground truth (never read by the pipeline): {demo['truth']}")
     return 0
 
@@ -53,11 +54,32 @@ def _print_run(manifest: dict) -> None:
           f" + duplicates {c['ingest']['duplicates']} + quarantined {c['ingest']['quarantined']}")
     print(f"  sessions {c['sessions']['sessions']}, responses {c['responses']['responses']}"
           f" (unmapped {c['responses']['unmapped']}), learner x phase rows {c['phase_activity']['rows']}")
+    risk = manifest["models"].get("risk_model") or {}
+    print(f"  dropout risk: model {risk.get('version')} ({risk.get('status')}{': ' + risk['detail'] if risk.get('detail') else ''}),"
+          f" learners by status {risk.get('statuses')}")
     for name, folder in manifest["tables"].items():
         print(f"  {name:15s} {folder}")
     print(f"  manifest        {manifest['manifest_path']}")
     if manifest["accounting_problems"]:
         print(f"  ACCOUNTING PROBLEMS: {manifest['accounting_problems']}")
+
+
+def _train_risk(args) -> int:
+    from flows.train_risk import run_train_risk
+
+    result = run_train_risk(args.config, args.run_date)
+    report = result["report"]
+    print(json.dumps({k: report[k] for k in ("slices", "baseline_logistic", "by_week", "reliability")}, indent=1))
+    print(f"risk model {result['version']} in {result['folder']}")
+    print(_risk_line(result))
+    return 0 if result["promoted"] else 1
+
+
+def _risk_line(result: dict) -> str:
+    ev, report = result["report"]["evaluation"], result["report"]
+    return (f"auc={ev['auc']:.4f} pr_auc={ev['pr_auc']:.4f} brier={ev['brier']:.4f} ece={ev['ece']:.4f} "
+            f"mcc={ev['mcc']:.4f} auc_spread={report['auc_spread']:.4f} promoted={result['promoted']}"
+            f"{'' if result['promoted'] else ' (saved, NOT promoted: below a quality gate)'}")
 
 
 def _fit_scoring(args) -> int:
@@ -76,7 +98,7 @@ def _fit_scoring(args) -> int:
 def _import_oulad(args) -> int:
     from features.oulad import import_oulad
 
-    done = import_oulad(args.source, args.out, args.presentations.split(",") if args.presentations else None)
+    done = import_oulad(args.source, args.out, _codes(args.presentations))
     print(f"{len(done.telemetry)} telemetry files, curriculum {done.curriculum}; run: engage run --config {done.config}")
     return 0
 
@@ -93,8 +115,7 @@ def _train(args) -> int:
     from audio.heads.training import load_corpus, train_head
 
     options = _corpus_options(args)
-    _print_metrics(train_head(args.kind, load_corpus(args.kind, args.source, options), args.out, options))
-    return 0
+    return _print_metrics(train_head(args.kind, load_corpus(args.kind, args.source, options), args.out, options))
 
 
 def _evaluate(args) -> int:
@@ -106,24 +127,35 @@ def _evaluate(args) -> int:
         if not args.oulad:
             print("engage evaluate engagement: give --oulad DIR", file=sys.stderr)
             return 2
-        _print_metrics(evaluate_engagement(args.oulad, tuple(args.train_presentations.split(",")),
-                                           tuple(args.test_presentations.split(","))))
-        return 0
+        return _print_metrics(evaluate_engagement(args.oulad, _codes(args.train_presentations) or ("2013B", "2013J"),
+                                                  _codes(args.test_presentations) or ("2014B",)))
+    if args.target == "risk":
+        from features.risk.withdrawals import evaluate_risk
+
+        if not (args.train and args.test):
+            print("engage evaluate risk: give --train DIR and --test DIR (OULAD's CSV tables)", file=sys.stderr)
+            return 2
+        return _print_metrics(evaluate_risk(args.train, args.test, _codes(args.train_presentations),
+                                            _codes(args.test_presentations), boot=args.boot))
     if bool(args.cv) == bool(args.train and args.test):
         print("engage evaluate: give either --cv, or --train and --test", file=sys.stderr)
         return 2
     options = _corpus_options(args)
     train = load_corpus(args.target, args.cv or args.train, options)
     test = load_corpus(args.target, args.test, options) if args.test else None
-    _print_metrics(evaluate_head(args.target, train, test, options))
-    return 0
+    return _print_metrics(evaluate_head(args.target, train, test, options))
 
 
-def _print_metrics(metrics: dict) -> None:
-    """Print the metrics as JSON, then a last line of ``key=value`` for every scalar."""
+def _codes(text: str | None) -> tuple[str, ...] | None:
+    return tuple(text.split(",")) if text else None
+
+
+def _print_metrics(metrics: dict) -> int:
+    """Print the metrics as JSON, then a last line of ``key=value`` for every scalar; return 0."""
     print(json.dumps(metrics, indent=2))
     print(" ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in metrics.items()
                    if isinstance(v, (int, float, str))))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--weeks", type=int, default=12)
     p.add_argument("--bucket", default="engage-demo", help="upload to gs://BUCKET (needs STORAGE_EMULATOR_HOST or credentials)")
+    p.add_argument("--signup-spread-days", type=int, default=21, dest="signup_spread_days",
+                   help="learners sign up over this many days")
     p.add_argument("--local", action="store_true", help="write audio to OUT/audio instead of a bucket")
     p.set_defaults(func=_simulate)
     for kind in ("emotion", "fluency"):
@@ -156,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="folder for the versioned model file and its metrics")
         _corpus_arguments(p)
         p.set_defaults(func=_train, kind=kind)
+    p = sub.add_parser("train-risk", help="train the dropout-risk model on the latest run's history "
+                       "(exit 1 when saved but not promoted)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
+    p.set_defaults(func=_train_risk)
     p = sub.add_parser("fit-scoring", help="fit the scoring reference on a run's phase activity")
     p.add_argument("--config", required=True)
     p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
@@ -166,14 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--presentations", help="e.g. 2013B,2013J (default: all)")
     p.set_defaults(func=_import_oulad)
-    p = sub.add_parser("evaluate", help="evaluate a head on unseen speakers, or the score on real withdrawals")
-    p.add_argument("target", choices=["emotion", "fluency", "engagement"])
+    p = sub.add_parser("evaluate", help="evaluate a head on unseen speakers, or the score and the dropout risk "
+                       "on real withdrawals")
+    p.add_argument("target", choices=["emotion", "fluency", "engagement", "risk"])
     p.add_argument("--oulad", help="engagement: a folder with OULAD's CSV tables")
-    p.add_argument("--train-presentations", default="2013B,2013J")
-    p.add_argument("--test-presentations", default="2014B")
+    p.add_argument("--train-presentations", help="e.g. 2013B,2013J (engagement default 2013B,2013J; risk: all)")
+    p.add_argument("--test-presentations", help="e.g. 2014B (engagement default 2014B; risk: all)")
+    p.add_argument("--boot", type=int, default=1000, help="risk: bootstrap resamples for the intervals")
     p.add_argument("--cv", help="one manifest (emotion) or folder (fluency): speaker-grouped folds")
-    p.add_argument("--train")
-    p.add_argument("--test")
+    p.add_argument("--train", help="a corpus; risk: a folder with OULAD's CSV tables")
+    p.add_argument("--test", help="a corpus; risk: a folder with OULAD's CSV tables")
     _corpus_arguments(p)
     p.set_defaults(func=_evaluate)
     return parser

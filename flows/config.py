@@ -20,6 +20,7 @@ from audio.fetch import FetchPolicy
 from features.activity import ActivityRules
 from features.errors import EngageError
 from features.groups import GroupOptions
+from features.risk.options import RiskOptions
 from features.ingest import IngestOptions
 from features.scoring.components import ScoringOptions
 from features.select import Selection
@@ -78,6 +79,7 @@ class EngageConfig(_Strict):
     quality: QualityGates = QualityGates()
     scoring: ScoringOptions = ScoringOptions()
     groups: GroupOptions = GroupOptions()
+    risk: RiskOptions = RiskOptions()
     audio: AudioConfig = AudioConfig()
     emotion: EmotionOptions = EmotionOptions()
     heads: HeadsConfig = HeadsConfig()

@@ -38,6 +38,7 @@ from tasks.learners import (
     select_learners,
     sessions_table,
 )
+from tasks.risk import score_risk
 from tasks.scoring import (
     group_learners,
     insights_table,
@@ -110,18 +111,22 @@ def feature_stage(learners: dict, responses: str, curriculum: str, as_of: dateti
 
 
 @flow(name="engage-scores", flow_run_name="scores")
-def scoring_stage(phase_activity: str, config: EngageConfig, emotion_model: str | None, run_date: date,
-                  work: str) -> dict:
-    """Score every learner x phase, group the learners, and compute the findings."""
+def scoring_stage(phase_activity: str, timeline: str, responses: str, config: EngageConfig, emotion_model: str | None,
+                  as_of: datetime, run_date: date, work: str) -> dict:
+    """Score every learner x phase, group the learners, add their dropout risk, and compute the
+    findings."""
     metrics = metrics_for_scoring(phase_activity, work)
     reference = scoring_reference(metrics, phase_activity, config.registry_root, work)
     scores = score_phases(metrics, reference, config.scoring, config.heads.fluency, emotion_model, work)
     groups = group_learners(phase_activity, scores, config.registry_root, run_date, config.groups, work)
     learners = learners_table_file(phase_activity, scores, groups["assignment"], work)
-    insights = insights_table(scores, learners, groups["groups"], config.inputs.curriculum, work)
-    return {"tables": {"phase_scores": scores, "learners": learners, "groups": groups["groups"], "insights": insights},
+    risk = score_risk(timeline, responses, scores, phase_activity, learners, config.inputs.curriculum,
+                      config.registry_root, as_of, config.risk, config.activity, work)
+    insights = insights_table(scores, risk["path"], groups["groups"], config.inputs.curriculum, work)
+    return {"tables": {"phase_scores": scores, "learners": risk["path"], "groups": groups["groups"],
+                       "insights": insights},
             "models": {"scoring_reference": {k: v for k, v in reference.items() if k != "path"},
-                       "learner_groups": groups["state_version"]}}
+                       "learner_groups": groups["state_version"], "risk_model": risk["model"]}}
 
 
 @flow(name="engage-publish", flow_run_name="publish")
@@ -157,10 +162,11 @@ def engagement_pipeline(params: RunParameters):
                              config.sessions, work)
     audio = audio_stage(learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
                         config.storage.project, work) if config.audio.enabled else None
-    features = feature_stage(learners, audio["responses"] if audio else learners["responses"],
-                             config.inputs.curriculum, as_of, config.activity, work)
     emotion_model = _emotion_model(audio)
-    scores = scoring_stage(features["phase_activity"], config, emotion_model, run_date, work)
+    responses = audio["responses"] if audio else learners["responses"]
+    features = feature_stage(learners, responses, config.inputs.curriculum, as_of, config.activity, work)
+    scores = scoring_stage(features["phase_activity"], learners["timeline"], responses, config, emotion_model, as_of,
+                           run_date, work)
     manifest = publish_stage(config, key, ingest, learners, audio, features, scores, as_of, run_date)
     close_workspace(work)
     failure = quality_verdict(manifest["counts"], config.quality)

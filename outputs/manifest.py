@@ -7,8 +7,13 @@ import os
 from datetime import date, datetime
 from pathlib import Path
 
+from features.errors import EngageError
 from outputs.accounting import reconcile
 from outputs.provenance import code_version
+
+
+class ManifestMissing(EngageError):
+    """A run whose manifest was never published or cannot be read."""
 
 
 def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash: str, ingest_files: list[dict],
@@ -49,3 +54,14 @@ def write_manifest(root: str | Path, run_date: date, manifest: dict) -> Path:
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     os.replace(tmp, path)
     return path
+
+
+def read_manifest(root: str | Path, run_date: date) -> dict:
+    """Return the manifest published for ``run_date``.
+
+    Raises ``ManifestMissing`` when that run published none."""
+    path = Path(root) / "manifest" / f"run_date={run_date.isoformat()}" / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ManifestMissing(f"{path}: no readable manifest ({type(exc).__name__})") from None

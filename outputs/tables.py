@@ -59,8 +59,8 @@ class NoPartition(EngageError):
     """A table partition that was never published."""
 
 
-def read_partition(root: str | Path, table: str, run_date: date | None = None) -> pa.Table:
-    """Read one published partition of ``table`` (the latest run date when None).
+def latest_partition(root: str | Path, table: str, run_date: date | None = None) -> Path:
+    """Return the folder of one published partition of ``table`` (the latest run date when None).
 
     Raises:
         NoPartition: when there is no such partition.
@@ -73,4 +73,13 @@ def read_partition(root: str | Path, table: str, run_date: date | None = None) -
     folder = partition_dir(root, table, run_date)
     if not folder.exists():
         raise NoPartition(f"no partition {folder}")
-    return pq.read_table(folder)
+    return folder
+
+
+def read_partition(root: str | Path, table: str, run_date: date | None = None) -> pa.Table:
+    """Read one published partition of ``table`` (the latest run date when None).
+
+    Raises:
+        NoPartition: when there is no such partition.
+    """
+    return pq.read_table(latest_partition(root, table, run_date))

@@ -57,6 +57,12 @@ def test_prefect_deploy_all_accepts_prefect_yaml(tmp_path):
         assert schedule["schedule"]["cron"] == "0 5 * * *"
         assert schedule["schedule"]["timezone"] == "Europe/London"
         assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(REPO)
+        shown = prefect(["deployment", "inspect", "train_risk/weekly-risk-training", "--output", "json"], env)
+        assert shown.returncode == 0, shown.stderr + shown.stdout
+        weekly = json.loads(shown.stdout)
+        assert weekly["entrypoint"] == "flows/train_risk.py:train_risk"
+        assert weekly["parameters"] == {"params": {"config_file": "config/engage.yaml"}}
+        assert [s["schedule"]["cron"] for s in weekly["schedules"]] == ["0 3 * * 1"]
     finally:
         server.terminate()
         server.wait(30)

@@ -15,6 +15,9 @@ from features.simulation.publish import DEMO_CURRICULUM, simulate_platform
 
 DEMO_BUCKET = "engage-demo"
 DEMO_CONFIG = Path(__file__).with_name("demo_config.yaml")
+# 20 weeks with sign-ups spread over 14 of them: the same ~5,200 answers as 500 learners over
+# 12 weeks, and enough weeks of history to train and evaluate the dropout-risk model in time order.
+DEMO_WEEKS, DEMO_SIGNUP_SPREAD_DAYS = 20, 98
 
 
 @contextlib.contextmanager
@@ -28,14 +31,15 @@ def demo_platform(workdir: str | Path, learners: int = 500, seed: int = 7) -> It
     """
     workdir = Path(workdir).resolve()
     sim_dir = workdir / "sim"
-    marker = sim_dir / f"done-{learners}-{seed}"
+    marker = sim_dir / f"done-{learners}-{seed}-{DEMO_WEEKS}w"
     with StorageEmulator(data_dir=workdir / "gcs") as emulator:
         previous = os.environ.get("STORAGE_EMULATOR_HOST")
         os.environ["STORAGE_EMULATOR_HOST"] = emulator.host
         try:
             summary, started = None, time.perf_counter()
             if not marker.exists():
-                summary = simulate_platform(sim_dir, learners, seed, 12, DEMO_BUCKET)
+                summary = simulate_platform(sim_dir, learners, seed, DEMO_WEEKS, DEMO_BUCKET,
+                                            signup_spread_days=DEMO_SIGNUP_SPREAD_DAYS)
                 marker.write_text("ok")
             yield {"config": write_demo_config(workdir), "truth": sim_dir / "truth", "simulated": summary,
                    "seconds": time.perf_counter() - started}

@@ -33,7 +33,8 @@ CLIP_CASES = ("silent", "clipped", "noisy", "truncated", "corrupt", "missing")
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Size and make-up of a simulated platform; the defaults are the demo's."""
+    """Size and make-up of a simulated platform (the demo follows 20 weeks with sign-ups over 98
+    days: ``features.simulation.demo``; the defaults are those the scores were validated on)."""
 
     learners: int = 500
     weeks: int = 12

@@ -43,14 +43,17 @@ def upload_bytes(client, uri: str, data: bytes, content_type: str = "application
 
 
 def simulate_platform(out: str | Path, learners: int = 500, seed: int = 7, weeks: int = 12,
-                      bucket: str | None = None, workers: int | None = None) -> dict:
+                      bucket: str | None = None, workers: int | None = None, signup_spread_days: int = 21,
+                      render_audio: bool = True) -> dict:
     """Simulate a platform on the demo curriculum into ``out`` (``telemetry/``, ``truth/``, and
     ``audio/`` when ``bucket`` is None) and, with a bucket, upload telemetry and audio to
-    ``gs://<bucket>/``. Clips are rendered over worker processes. Returns a summary (also
-    written to ``truth/simulation.json``)."""
+    ``gs://<bucket>/``. Clips are rendered over worker processes (none without
+    ``render_audio``: every answer's audio is then missing). Returns a summary (also written to
+    ``truth/simulation.json``)."""
     out = Path(out).resolve()
     audio_base = f"gs://{bucket}/audio" if bucket else str(out / "audio")
-    cfg = SimulationConfig(learners=learners, seed=seed, weeks=weeks, audio_base_uri=audio_base)
+    cfg = SimulationConfig(learners=learners, seed=seed, weeks=weeks, audio_base_uri=audio_base,
+                           signup_spread_days=signup_spread_days)
     platform = simulate(cfg, load_curriculum(DEMO_CURRICULUM))
     client = None
     if bucket:
@@ -75,7 +78,7 @@ def simulate_platform(out: str | Path, learners: int = 500, seed: int = 7, weeks
             Path(spec.uri).parent.mkdir(parents=True, exist_ok=True)
             Path(spec.uri).write_bytes(data)
 
-    clips = platform.clips
+    clips = platform.clips if render_audio else []
     with ThreadPoolExecutor(4) as io:  # uploads overlap the rendering of later clips
         pending = [io.submit(store, spec, data)
                    for spec, data in zip(clips, process_imap(render_clip, clips, workers=workers, chunksize=32))]
