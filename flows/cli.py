@@ -34,6 +34,7 @@ def _run(args) -> int:
 
 def _demo(args) -> int:
     from flows.demo import run_demo
+    from outputs.summary import risk_training_line
 
     demo = run_demo(args.workdir, args.learners, args.seed)
     if demo["simulated"]:
@@ -41,45 +42,39 @@ def _demo(args) -> int:
         print(f"simulated {s['learners']} learners: {s['clips']} clips ({s['audio_seconds']} s of audio), "
               f"{s['planted_records']} planted problems; took {demo['seconds']:.0f} s")
     if demo["risk_training"]:
-        print(demo["risk_training"].get("error") or _risk_line(demo["risk_training"]))
+        print(demo["risk_training"].get("error") or risk_training_line(demo["risk_training"]))
     _print_run(demo["manifest"])
     print(f"config: {demo['config']}\nground truth (never read by the pipeline): {demo['truth']}")
     return 0
 
 
 def _print_run(manifest: dict) -> None:
-    c = manifest["counts"]
-    print(f"engage run {manifest['run_date']} (as_of {manifest['as_of']}): stages {manifest['timings_s']} s")
-    print(f"  input records {c['ingest']['input_records']} = events {c['ingest']['events']}"
-          f" + duplicates {c['ingest']['duplicates']} + quarantined {c['ingest']['quarantined']}")
-    print(f"  sessions {c['sessions']['sessions']}, responses {c['responses']['responses']}"
-          f" (unmapped {c['responses']['unmapped']}), learner x phase rows {c['phase_activity']['rows']}")
-    risk = manifest["models"].get("risk_model") or {}
-    print(f"  dropout risk: model {risk.get('version')} ({risk.get('status')}{': ' + risk['detail'] if risk.get('detail') else ''}),"
-          f" learners by status {risk.get('statuses')}")
-    for name, folder in manifest["tables"].items():
-        print(f"  {name:15s} {folder}")
-    print(f"  manifest        {manifest['manifest_path']}")
-    if manifest["accounting_problems"]:
-        print(f"  ACCOUNTING PROBLEMS: {manifest['accounting_problems']}")
+    from outputs.summary import run_lines
+
+    print("\n".join(run_lines(manifest)))
 
 
 def _train_risk(args) -> int:
     from flows.train_risk import run_train_risk
 
+    from outputs.summary import risk_training_line
+
     result = run_train_risk(args.config, args.run_date)
-    report = result["report"]
-    print(json.dumps({k: report[k] for k in ("slices", "baseline_logistic", "by_week", "reliability")}, indent=1))
-    print(f"risk model {result['version']} in {result['folder']}")
-    print(_risk_line(result))
+    print(json.dumps({k: result["report"][k] for k in ("slices", "baseline_logistic", "by_week", "reliability")}))
+    print(f"risk model {result['version']} in {result['folder']} (its report: metadata.json there)")
+    print(risk_training_line(result))
     return 0 if result["promoted"] else 1
 
 
-def _risk_line(result: dict) -> str:
-    ev, report = result["report"]["evaluation"], result["report"]
-    return (f"auc={ev['auc']:.4f} pr_auc={ev['pr_auc']:.4f} brier={ev['brier']:.4f} ece={ev['ece']:.4f} "
-            f"mcc={ev['mcc']:.4f} auc_spread={report['auc_spread']:.4f} promoted={result['promoted']}"
-            f"{'' if result['promoted'] else ' (saved, NOT promoted: below a quality gate)'}")
+def _nudges(args) -> int:
+    from flows.config import load_config
+    from outputs.summary import nudge_lines
+    from outputs.tables import read_partition
+
+    rows = read_partition(load_config(args.config).output.root, "nudges", args.run_date,
+                          filters=[("user_id", "=", args.learner)]).to_pylist()
+    print("\n".join(nudge_lines(args.learner, rows)))
+    return 0
 
 
 def _fit_scoring(args) -> int:
@@ -195,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
     p.set_defaults(func=_train_risk)
+    p = sub.add_parser("nudges", help="print one learner's current nudges and their reasons from the latest tables")
+    p.add_argument("--config", required=True)
+    p.add_argument("--learner", required=True, help="the learner's user_id")
+    p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
+    p.set_defaults(func=_nudges)
     p = sub.add_parser("fit-scoring", help="fit the scoring reference on a run's phase activity")
     p.add_argument("--config", required=True)
     p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")

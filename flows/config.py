@@ -22,6 +22,7 @@ from features.errors import EngageError
 from features.groups import GroupOptions
 from features.risk.options import RiskOptions
 from features.ingest import IngestOptions
+from features.nudges.options import NudgeOptions
 from features.scoring.components import ScoringOptions
 from features.select import Selection
 from features.sessions import SessionRules
@@ -80,6 +81,7 @@ class EngageConfig(_Strict):
     scoring: ScoringOptions = ScoringOptions()
     groups: GroupOptions = GroupOptions()
     risk: RiskOptions = RiskOptions()
+    nudges: NudgeOptions = NudgeOptions()
     audio: AudioConfig = AudioConfig()
     emotion: EmotionOptions = EmotionOptions()
     heads: HeadsConfig = HeadsConfig()
@@ -138,17 +140,23 @@ def load_config(path: str | Path) -> EngageConfig:
 
 
 def load_run_config(path: str | Path) -> EngageConfig:
-    """Load the config and check what a run needs before it starts: the curriculum parses and
-    each configured head file is a head this engage can apply.
+    """Load the config and check what a run needs before it starts: the curriculum parses,
+    each configured head file is a head this engage can apply, and the nudge rules name only
+    features a run computes.
 
     Raises:
-        ConfigError, features.curriculum.CurriculumError, audio.heads.model.HeadFileError.
+        ConfigError, features.curriculum.CurriculumError, audio.heads.model.HeadFileError,
+        features.nudges.rules.NudgeRuleError.
     """
     from audio.heads.model import load_head
     from features.curriculum import load_curriculum
+    from features.nudges.features import FEATURES
+    from features.nudges.rules import load_rules
 
     config = load_config(path)
     load_curriculum(config.inputs.curriculum)
+    if config.nudges.rules:
+        load_rules(config.nudges.rules, set(FEATURES))
     for kind in ("fluency", "emotion"):
         if getattr(config.heads, kind):
             load_head(getattr(config.heads, kind), kind)
@@ -173,6 +181,7 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
         "audio": config.audio.model_copy(update={
             "cache_dir": resolve(config.audio.cache_dir),
             "fetch": dataclasses.replace(fetch, allowed_prefixes=tuple(resolve(p) for p in fetch.allowed_prefixes))}),
+        "nudges": dataclasses.replace(config.nudges, rules=resolve(config.nudges.rules)),
         "heads": config.heads.model_copy(update={
             "fluency": resolve(config.heads.fluency), "emotion": resolve(config.heads.emotion)}),
         # A model name is a local folder when one exists there, else a hub id.

@@ -20,6 +20,7 @@ from features.select import Selection
 from features.sessions import SessionRules
 from flows.config import AudioConfig, EngageConfig, HeadsConfig, RunParameters, load_run_config
 from outputs.provenance import config_hash
+from outputs.tables import NUDGE_TABLES
 from outputs.quality import QualityGateError
 from tasks.audio import (
     analyse_audio_batch,
@@ -38,6 +39,7 @@ from tasks.learners import (
     select_learners,
     sessions_table,
 )
+from tasks.nudges import plan_nudges
 from tasks.risk import score_risk
 from tasks.scoring import (
     group_learners,
@@ -52,6 +54,7 @@ from tasks.publish import (
     count_stages,
     keep_failed_quarantine,
     open_workspace,
+    publish_export,
     publish_manifest,
     publish_tables,
     quality_verdict,
@@ -129,17 +132,31 @@ def scoring_stage(phase_activity: str, timeline: str, responses: str, config: En
                        "learner_groups": groups["state_version"], "risk_model": risk["model"]}}
 
 
+@flow(name="engage-nudges", flow_run_name="nudges")
+def nudge_stage(learners: dict, responses: str, features: dict, scores: dict, config: EngageConfig, as_of: datetime,
+                run_date: date, work: str) -> dict:
+    """Plan this run's nudges from the learners table and the nudge state of the run before."""
+    return plan_nudges(scores["tables"]["learners"], features["phase_activity"], scores["tables"]["phase_scores"],
+                       responses, learners["timeline"], config.output.root, run_date, as_of, config.nudges, work)
+
+
 @flow(name="engage-publish", flow_run_name="publish")
 def publish_stage(config: EngageConfig, key: str, ingest: dict, learners: dict, audio: dict | None,
-                  features: dict, scores: dict, as_of: datetime, run_date: date) -> dict:
-    """Publish every table's partition, then the manifest with its counts and timings."""
+                  features: dict, scores: dict, nudges: dict | None, as_of: datetime, run_date: date) -> dict:
+    """Publish every table's partition and the nudges' JSONL, then the manifest with its counts
+    and timings."""
     tables = {"events": ingest["events_path"], "quarantine": ingest["quarantine_path"],
               "sessions": learners["sessions"], "responses": audio["responses"] if audio else learners["responses"],
-              **features, **scores["tables"]}
+              **features, **scores["tables"],
+              **({k: nudges[k] for k in NUDGE_TABLES} if nudges else {})}
     counts = count_stages(ingest, learners["selected"], tables)
+    published = publish_tables(tables, config.output.root, run_date)
+    if nudges:
+        counts["nudges"] = nudges["counts"]
+        published["nudges_jsonl"] = publish_export(nudges["jsonl"], "nudges_jsonl", config.output.root, run_date)
     return publish_manifest(
         config.output.root, run_date, as_of=as_of, config=config.model_dump(mode="json"), config_hash=key,
-        ingest_files=ingest["files"], counts=counts, tables=publish_tables(tables, config.output.root, run_date),
+        ingest_files=ingest["files"], counts=counts, tables=published,
         timings_s=stage_timings(), audio=audio, tone_version=TONE_VERSION, scoring=scores["models"])
 
 
@@ -167,7 +184,9 @@ def engagement_pipeline(params: RunParameters):
     features = feature_stage(learners, responses, config.inputs.curriculum, as_of, config.activity, work)
     scores = scoring_stage(features["phase_activity"], learners["timeline"], responses, config, emotion_model, as_of,
                            run_date, work)
-    manifest = publish_stage(config, key, ingest, learners, audio, features, scores, as_of, run_date)
+    nudges = nudge_stage(learners, responses, features, scores, config, as_of, run_date, work) \
+        if config.nudges.rules else None
+    manifest = publish_stage(config, key, ingest, learners, audio, features, scores, nudges, as_of, run_date)
     close_workspace(work)
     failure = quality_verdict(manifest["counts"], config.quality)
     return _failed(failure) if failure else manifest

@@ -27,3 +27,48 @@ as_of **{manifest['as_of']}** · {len(manifest['inputs'])} input file(s) · acco
 | --- | --- |
 {reasons}
 """
+
+
+def run_lines(manifest: dict) -> list[str]:
+    """Return the lines ``engage run`` prints: accounting, risk and nudges, and where every
+    table is."""
+    c = manifest["counts"]
+    risk = manifest["models"].get("risk_model") or {}
+    lines = [f"engage run {manifest['run_date']} (as_of {manifest['as_of']}): stages {manifest['timings_s']} s",
+             f"  input records {c['ingest']['input_records']} = events {c['ingest']['events']}"
+             f" + duplicates {c['ingest']['duplicates']} + quarantined {c['ingest']['quarantined']}",
+             f"  sessions {c['sessions']['sessions']}, responses {c['responses']['responses']}"
+             f" (unmapped {c['responses']['unmapped']}), learner x phase rows {c['phase_activity']['rows']}",
+             f"  dropout risk: model {risk.get('version')} ({risk.get('status')}"
+             f"{': ' + risk['detail'] if risk.get('detail') else ''}), learners by status {risk.get('statuses')}"]
+    if "nudges" in c:
+        n = c["nudges"]
+        lines.append(f"  nudges {n['nudges']} to {n['learners_nudged']} learners ({n['held_out_nudges']} held out"
+                     f" from {n['learners_held_out']} learners; not sent: {n['not_sent_by_reason'] or 'none'})")
+    lines += [f"  {name:17s} {folder}" for name, folder in manifest["tables"].items()]
+    lines.append(f"  manifest          {manifest['manifest_path']}")
+    if manifest["accounting_problems"]:
+        lines.append(f"  ACCOUNTING PROBLEMS: {manifest['accounting_problems']}")
+    return lines
+
+
+def nudge_lines(user_id: str, nudges: list[dict]) -> list[str]:
+    """Return the lines ``engage nudges`` prints for one learner: each nudge by priority with
+    its reason, channel, send time and expiry."""
+    if not nudges:
+        return [f"{user_id}: no nudges in the latest run (none matched, all capped, held out or opted out)"]
+    lines = [f"{user_id}: {len(nudges)} nudge(s)"]
+    for n in sorted(nudges, key=lambda n: (n["priority"], n["course_id"])):
+        lines += [f"  {n['priority']}. [{n['type']}/{n['channel']}] {n['title']}",
+                  f"     {n['body']}",
+                  f"     why: {n['reason']} (rule {n['source']}, expected benefit {n['expected_benefit']:.4f})",
+                  f"     send after {n['send_after']}, expires {n['expires_at']}; {n['action']}"]
+    return lines
+
+
+def risk_training_line(result: dict) -> str:
+    """Return the ``key=value`` line of a risk training: evaluation metrics, spread, promotion."""
+    ev, report = result["report"]["evaluation"], result["report"]
+    return (f"auc={ev['auc']:.4f} pr_auc={ev['pr_auc']:.4f} brier={ev['brier']:.4f} ece={ev['ece']:.4f} "
+            f"mcc={ev['mcc']:.4f} auc_spread={report['auc_spread']:.4f} promoted={result['promoted']}"
+            f"{'' if result['promoted'] else ' (saved, NOT promoted: below a quality gate)'}")

@@ -20,6 +20,7 @@ from features.errors import EngageError
 
 TABLES = ("events", "quarantine", "sessions", "responses", "phase_activity", "phase_scores", "learners", "groups",
           "insights")
+NUDGE_TABLES = ("nudges", "nudge_assignments", "nudge_state", "nudge_effects")  # when nudges.rules is set
 
 
 def partition_dir(root: str | Path, table: str, run_date: date) -> Path:
@@ -34,8 +35,10 @@ def write_parquet(table: pa.Table, path: str | Path) -> str:
     return str(path)
 
 
-def publish_partition(root: str | Path, table: str, run_date: date, files: list[str | Path]) -> Path:
-    """Move ``files`` into ``table``'s partition for ``run_date``, replacing it atomically.
+def publish_partition(root: str | Path, table: str, run_date: date, files: list[str | Path],
+                      names: list[str] | None = None) -> Path:
+    """Move ``files`` into ``table``'s partition for ``run_date`` (as ``part-<i>.parquet``, or
+    ``names``), replacing it atomically.
 
     The files land in a hidden sibling folder first, which is then renamed into place; an old
     partition is renamed aside first and deleted after. Returns the partition folder.
@@ -46,7 +49,7 @@ def publish_partition(root: str | Path, table: str, run_date: date, files: list[
     staging = final.parent / f".{final.name}.new-{token}"
     staging.mkdir()
     for i, f in enumerate(files):
-        shutil.move(str(f), staging / f"part-{i}.parquet")
+        shutil.move(str(f), staging / (names[i] if names else f"part-{i}.parquet"))
     old = final.parent / f".{final.name}.old-{token}"
     if final.exists():
         os.rename(final, old)
@@ -76,10 +79,25 @@ def latest_partition(root: str | Path, table: str, run_date: date | None = None)
     return folder
 
 
-def read_partition(root: str | Path, table: str, run_date: date | None = None) -> pa.Table:
-    """Read one published partition of ``table`` (the latest run date when None).
+def read_partition(root: str | Path, table: str, run_date: date | None = None, filters=None) -> pa.Table:
+    """Read one published partition of ``table`` (the latest run date when None), only the
+    rows matching ``filters`` (pyarrow's DNF filters) when given.
 
     Raises:
         NoPartition: when there is no such partition.
     """
-    return pq.read_table(latest_partition(root, table, run_date))
+    return pq.read_table(latest_partition(root, table, run_date), filters=filters)
+
+
+def partitions_before(root: str | Path, table: str, run_date: date) -> list[Path]:
+    """Return the folders of ``table``'s partitions with run dates strictly before ``run_date``,
+    oldest first (what a rerun or backfill of ``run_date`` may read)."""
+    folder = Path(root) / table
+    dates = sorted(date.fromisoformat(p.name.split("=", 1)[1]) for p in folder.glob("run_date=*")) if folder.is_dir() else []
+    return [partition_dir(root, table, d) for d in dates if d < run_date]
+
+
+def previous_partition(root: str | Path, table: str, run_date: date) -> Path | None:
+    """Return the folder of ``table``'s latest partition strictly before ``run_date``, or None."""
+    before = partitions_before(root, table, run_date)
+    return before[-1] if before else None

@@ -34,6 +34,14 @@ def close_workspace(work: str) -> None:
 
 
 @task(cache_policy=NO_CACHE)
+def publish_export(path: str, name: str, root: str, run_date: date) -> str:
+    """Swap one export file (e.g. ``nudges.jsonl``) into ``<root>/<name>/run_date=<date>/``;
+    return its final path."""
+    folder = publish_partition(root, name, run_date, [path], names=[Path(path).name])
+    return str(folder / Path(path).name)
+
+
+@task(cache_policy=NO_CACHE)
 def publish_tables(paths: dict[str, str], root: str, run_date: date) -> dict[str, str]:
     """Swap each table's file into its run-date partition; return table -> partition folder."""
     return {name: str(publish_partition(root, name, run_date, [path])) for name, path in paths.items()}

@@ -15,6 +15,7 @@ from features.simulation.publish import DEMO_CURRICULUM, simulate_platform
 
 DEMO_BUCKET = "engage-demo"
 DEMO_CONFIG = Path(__file__).with_name("demo_config.yaml")
+DEMO_NUDGES = Path(__file__).with_name("demo_nudges.yaml")
 # 20 weeks with sign-ups spread over 14 of them: the same ~5,200 answers as 500 learners over
 # 12 weeks, and enough weeks of history to train and evaluate the dropout-risk model in time order.
 DEMO_WEEKS, DEMO_SIGNUP_SPREAD_DAYS = 20, 98
@@ -54,6 +55,7 @@ def write_demo_config(workdir: Path) -> Path:
     """Write the demo config with absolute paths (outputs under ``workdir/out``); return its path."""
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     config["inputs"]["curriculum"] = str(DEMO_CURRICULUM)
+    config["nudges"] = {**config.get("nudges", {}), "rules": str(DEMO_NUDGES)}
     config["output"]["root"] = str(workdir / "out")
     path = workdir / "engage.yaml"
     path.write_text("# Written by `engage demo` from features/simulation/demo_config.yaml.\n"

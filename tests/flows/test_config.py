@@ -54,3 +54,19 @@ def test_bad_configs_name_file_key_and_value_on_one_line(tmp_path, body, message
     with pytest.raises(ConfigError, match=message) as err:
         load_config(path)
     assert "\n" not in str(err.value)
+
+
+def test_a_bad_nudge_rule_stops_the_run_before_it_starts(tmp_path, capsys):
+    from features.simulation.demo import DEMO_NUDGES
+    from features.simulation.publish import DEMO_CURRICULUM
+    from flows.cli import main
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(DEMO_NUDGES.read_text().replace("{days_since_last_activity:.0f} days.", "{idle_days} days."))
+    path = tmp_path / "c.yaml"
+    path.write_text(f"inputs: {{telemetry: [a.ndjson], curriculum: {DEMO_CURRICULUM}}}\noutput: {{root: out}}\n"
+                    "nudges: {rules: rules.yaml}\n")
+    assert load_config(path).nudges.rules == str(rules)
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "rule 'comeback-at-risk'" in err and "idle_days" in err and len(err.strip().splitlines()) == 1
