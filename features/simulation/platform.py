@@ -82,6 +82,7 @@ class SimulatedPlatform:
     learner_phase: pd.DataFrame
     bad_records: pd.DataFrame
     config: SimulationConfig
+    events: list[dict] = field(default_factory=list)  # every event as simulated, before rendering
 
 
 def _sigmoid(x: float) -> float:
@@ -150,7 +151,7 @@ def simulate(cfg: SimulationConfig, curriculum: Curriculum) -> SimulatedPlatform
     telemetry, bad = write_telemetry(all_events, cfg)
     return SimulatedPlatform(
         telemetry=telemetry, clips=clips, learners=pd.DataFrame(learner_rows),
-        learner_phase=pd.DataFrame(phase_rows), bad_records=pd.DataFrame(bad), config=cfg)
+        learner_phase=pd.DataFrame(phase_rows), bad_records=pd.DataFrame(bad), config=cfg, events=all_events)
 
 
 def _tracks(curriculum: Curriculum) -> dict[tuple[str, str], list[dict]]:
