@@ -5,13 +5,15 @@ Generates a ``phase_activity``-shaped Parquet file (``--learners`` x 4 phases, v
 look like the demo's) and a risk-feature file (one snapshot row per learner), then times, each
 from the files: the engage path (metrics, reference fit, phase scores, learner features, groups,
 learners table, then the risk columns: calibrated probability, band, and TreeSHAP drivers for the
-high band, with a model trained beforehand on 50,000 labelled rows, not timed) and the baseline
+high band, with a model trained beforehand on 50,000 labelled rows, not timed; then nudge
+planning with the demo's rules and an empty state) and the baseline
 (``pd.read_parquet`` and a group-by mean per course x phase and per learner). The risk features'
 own computation from events is not in it (it is in every daily run's ``scores`` stage timing).
 
     python benchmarks/scoring.py [--learners 1000000]
 
-Last line: ``seconds=... risk_seconds=... baseline_seconds=... ratio=... learners=... rows=... high_band=...``.
+Last line: ``seconds=... risk_seconds=... nudge_seconds=... baseline_seconds=... ratio=... learners=... rows=...
+high_band=... nudges=...``.
 """
 
 from __future__ import annotations
@@ -100,7 +102,26 @@ def risk_path(path: Path, learners_table, model) -> dict:
 
     frame = pq.read_table(path).to_pandas()
     out = with_risk(learners_table, frame, model, "benchmark", None, None)
-    return {"scored": int((out["risk_status"] == "scored").sum()), "high_band": int((out["risk_band"] == "high").sum())}
+    return {"scored": int((out["risk_status"] == "scored").sum()), "high_band": int((out["risk_band"] == "high").sum()),
+            "table": out}
+
+
+def nudge_path(learners_table, activity_path: Path, scores) -> dict:
+    """The daily run's nudge planning with the demo's rules and an empty state; return counts."""
+    from features.nudges.features import FEATURES, nudge_features
+    from features.nudges.options import NudgeOptions
+    from features.nudges.plan import nudge_run
+    from features.nudges.rules import load_rules
+    from features.nudges.state import empty_state
+    from features.simulation.demo import DEMO_NUDGES
+
+    as_of = datetime(2026, 10, 25, 12, tzinfo=timezone.utc)
+    activity = pq.read_table(activity_path).to_pandas()
+    features = nudge_features(learners_table, activity, scores, pd.DataFrame(columns=["user_id", "course_id",
+                                                                                      "submitted_at"]), as_of)
+    result = nudge_run(features, load_rules(DEMO_NUDGES, set(FEATURES)), empty_state(), pd.DataFrame(
+        columns=["user_id", "type", "ts"]), set(), {}, as_of.date(), as_of, NudgeOptions())
+    return {"nudges": result["counts"]["nudges"], "candidates": result["counts"]["candidates"]}
 
 
 def engage_path(path: Path) -> dict:
@@ -119,7 +140,8 @@ def engage_path(path: Path) -> dict:
     keyed = features[["user_id", "course_id"]].assign(group_id=assignment.to_numpy())
     learners = learners_table(activity.select(["user_id", "course_id", "phase", "phase_index", "level",
                                                "last_activity_at", "days_since_last_activity"]).to_pandas(), scores, keyed)
-    return {"scores": len(scores), "groups": len(groups), "learners": len(learners), "table": learners}
+    return {"scores": len(scores), "groups": len(groups), "learners": len(learners), "table": learners,
+            "score_table": scores}
 
 
 def baseline(path: Path) -> int:
@@ -148,11 +170,14 @@ def main() -> None:
     counts = engage_path(path)
     scored = time.perf_counter()
     risk = risk_path(features, counts.pop("table"), model)
-    seconds, risk_seconds = time.perf_counter() - start, time.perf_counter() - scored
-    print({**counts, **risk})
-    print(f"seconds={seconds:.1f} risk_seconds={risk_seconds:.1f} baseline_seconds={base:.1f} "
-          f"ratio={base / seconds:.3f} learners={args.learners} rows={rows} groups={counts['groups']} "
-          f"high_band={risk['high_band']}")
+    nudging = time.perf_counter()
+    nudges = nudge_path(risk.pop("table"), path, counts.pop("score_table"))
+    end = time.perf_counter()
+    seconds, risk_seconds, nudge_seconds = end - start, nudging - scored, end - nudging
+    print({**counts, **risk, **nudges})
+    print(f"seconds={seconds:.1f} risk_seconds={risk_seconds:.1f} nudge_seconds={nudge_seconds:.1f} "
+          f"baseline_seconds={base:.1f} ratio={base / seconds:.3f} learners={args.learners} rows={rows} "
+          f"groups={counts['groups']} high_band={risk['high_band']} nudges={nudges['nudges']}")
 
 
 if __name__ == "__main__":

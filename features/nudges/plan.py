@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -40,30 +39,44 @@ def nudge_id(run_date, user_id: str, rule_id: str) -> str:
     return hashlib.sha256(f"{run_date}|{user_id}|{rule_id}".encode()).hexdigest()[:20]
 
 
+def _fill(template: str, frame: pd.DataFrame) -> pd.Series:
+    """Return ``template`` filled with each row's values (a format string over column names)."""
+    import string
+
+    out = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    for literal, field, spec, _ in string.Formatter().parse(template):
+        out = out + literal
+        if field is not None:
+            out = out + pd.Series([format(v, spec) for v in frame[field].tolist()], index=frame.index, dtype=object)
+    return out
+
+
 def candidates(features: pd.DataFrame, rules: list[NudgeRule]) -> tuple[pd.DataFrame, Counter]:
     """Return (every rule x learner whose condition holds, with the rule's texts filled with the
     learner's own numbers; counts of matches dropped because a text field had no value)."""
-    rows, dropped = [], Counter()
+    parts, dropped = [], Counter()
     for rule in rules:
         matched = features[features.eval(rule.when, engine="python").fillna(False).astype(bool)]
         needed = sorted(rule.fields() - {"user_id", "course_id"})
         complete = matched[needed].notna().all(axis=1) if needed else pd.Series(True, index=matched.index)
         dropped[rule.id] += int((~complete).sum())
-        for record in matched[complete].to_dict("records"):
-            rows.append({"user_id": record["user_id"], "course_id": record["course_id"], "source": rule.id,
-                         "type": rule.type, "channel": rule.channel, "prior": rule.prior,
-                         "expires_hours": rule.expires_hours, "risk_probability": record.get("risk_probability"),
-                         "risk_band": record.get("risk_band"),
-                         **{t: getattr(rule, t).format(**record) for t in TEXTS}})
+        matched = matched[complete]
+        parts.append(pd.DataFrame({
+            "user_id": matched["user_id"], "course_id": matched["course_id"], "source": rule.id, "type": rule.type,
+            "channel": rule.channel, "prior": rule.prior, "expires_hours": rule.expires_hours,
+            "risk_probability": matched.get("risk_probability"), "risk_band": matched.get("risk_band"),
+            **{t: _fill(getattr(rule, t), matched) for t in TEXTS}}))
     columns = ["user_id", "course_id", "source", "type", "channel", "prior", "expires_hours", "risk_probability",
                "risk_band", *TEXTS]
-    return pd.DataFrame(rows, columns=columns), +dropped
+    parts = [p for p in parts if len(p)]
+    return (pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)), +dropped
 
 
 def rank(cands: pd.DataFrame, uplift: dict[tuple[str, str], float]) -> pd.DataFrame:
     """Return the candidates with ``expected_benefit``, best first per learner."""
-    measured = [uplift.get((t, b)) for t, b in zip(cands["type"], cands["risk_band"].fillna("unscored"))]
-    base = np.array([p if m is None else m for p, m in zip(cands["prior"], measured)], dtype=float)
+    keys = pd.MultiIndex.from_arrays([cands["type"], cands["risk_band"].fillna("unscored")])
+    measured = pd.Series(uplift, dtype=float).reindex(keys).to_numpy() if uplift else np.full(len(cands), np.nan)
+    base = np.where(np.isnan(measured), cands["prior"].to_numpy(dtype=float), measured)
     risk = pd.to_numeric(cands["risk_probability"], errors="coerce").fillna(1.0).to_numpy()
     out = cands.assign(expected_benefit=np.round(base * risk, 6))
     return out.sort_values(["user_id", "expected_benefit", "source"], ascending=[True, False, True], kind="stable")
@@ -71,58 +84,51 @@ def rank(cands: pd.DataFrame, uplift: dict[tuple[str, str], float]) -> pd.DataFr
 
 def apply_limits(ranked: pd.DataFrame, state: pd.DataFrame, opted_out: set[str], as_of: datetime,
                  options: NudgeOptions) -> tuple[pd.DataFrame, Counter]:
-    """Return (the candidates kept, with ``priority`` 1..N per learner; why the others were
-    not: opted_out, suppressed, cooldown, type_cap, weekly_cap, same_type, run_cap)."""
-    by_key = {(r["user_id"], r["type"]): r for r in state.to_dict("records")}
-    week = Counter()
-    for r in by_key.values():
-        week[r["user_id"]] += len(r["sends"])
-    cooldown = timedelta(hours=options.cooldown_hours)
-    kept, why = [], Counter()
-    for user, group in ranked.groupby("user_id", sort=True):
-        if user in opted_out:
-            why["opted_out"] += len(group)
-            continue
-        taken, types = 0, set()
-        for row in group.to_dict("records"):
-            past = by_key.get((user, row["type"]))
-            reason = None
-            if past is not None and past["suppressed"]:
-                reason = "suppressed"
-            elif past is not None and pd.notna(past["last_sent_at"]) and past["last_sent_at"] + cooldown > as_of:
-                reason = "cooldown"
-            elif past is not None and len(past["sends"]) >= options.max_per_type_per_week:
-                reason = "type_cap"
-            elif week[user] + taken >= options.max_per_learner_per_week:
-                reason = "weekly_cap"
-            elif row["type"] in types:
-                reason = "same_type"
-            elif taken >= options.max_per_learner:
-                reason = "run_cap"
-            if reason:
-                why[reason] += 1
-                continue
-            taken += 1
-            types.add(row["type"])
-            kept.append({**row, "priority": taken})
-    return pd.DataFrame(kept, columns=[*ranked.columns, "priority"]), why
+    """Return (the candidates kept, best first, with ``priority`` 1..N per learner; why the
+    others were not). A candidate is dropped when its learner opted out, its type is suppressed,
+    in its cooldown or at its weekly cap for the learner; then all but the best of a type; then
+    those past the learner's weekly cap (weekly_cap) or ``max_per_learner`` (run_cap)."""
+    why = Counter()
+    past = state[["user_id", "type", "last_sent_at", "suppressed"]].assign(
+        type_sends=[len(s) for s in state["sends"]])
+    week = past.groupby("user_id")["type_sends"].sum().rename("week_sends")
+    rows = ranked.merge(past, on=["user_id", "type"], how="left").merge(week, on="user_id", how="left")
+    last = pd.to_datetime(rows["last_sent_at"], utc=True)
+    checks = [("opted_out", rows["user_id"].isin(opted_out)),
+              ("suppressed", rows["suppressed"].fillna(False).astype(bool)),
+              ("cooldown", (last + pd.Timedelta(hours=options.cooldown_hours) > pd.Timestamp(as_of)).fillna(False)),
+              ("type_cap", rows["type_sends"].fillna(0) >= options.max_per_type_per_week)]
+    blocked = pd.Series(False, index=rows.index)
+    for reason, mask in checks:
+        mask = mask.to_numpy(dtype=bool) & ~blocked.to_numpy()
+        why[reason] += int(mask.sum())
+        blocked |= mask
+    rows = rows[~blocked]
+    repeat = rows.duplicated(["user_id", "type"])
+    why["same_type"] += int(repeat.sum())
+    rows = rows[~repeat]
+    order = rows.groupby("user_id").cumcount()
+    weekly_left = options.max_per_learner_per_week - rows["week_sends"].fillna(0)
+    over_week = order >= weekly_left
+    over_run = ~over_week & (order >= options.max_per_learner)
+    why["weekly_cap"] += int(over_week.sum())
+    why["run_cap"] += int(over_run.sum())
+    kept = rows[~over_week & ~over_run].assign(priority=order[~over_week & ~over_run] + 1)
+    return kept[[*ranked.columns, "priority"]].reset_index(drop=True), +why
 
 
-def send_after(as_of: datetime, offset_min, options: NudgeOptions) -> datetime:
-    """Return the earliest send time at or after ``as_of`` outside the quiet hours in the
-    learner's local time (UTC when ``offset_min`` is unknown)."""
-    offset = timedelta(minutes=0 if offset_min is None or (isinstance(offset_min, float) and math.isnan(offset_min))
-                       else int(offset_min))
-    local = as_of + offset
-    start, end = options.quiet_start_hour, options.quiet_end_hour
-    hour = local.hour
-    quiet = (hour >= start or hour < end) if start > end else (start <= hour < end)
-    if not quiet:
-        return as_of
-    wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
-    if wake <= local:
-        wake += timedelta(days=1)
-    return wake - offset
+def send_times(as_of: datetime, offsets_min: pd.Series, options: NudgeOptions) -> pd.Series:
+    """Return per learner the earliest send time at or after ``as_of`` outside the quiet hours
+    in their local time (``offsets_min``: UTC offset in minutes, UTC where null)."""
+    offset = pd.to_timedelta(pd.to_numeric(offsets_min, errors="coerce").fillna(0).to_numpy(), unit="min")
+    start = pd.Timestamp(as_of)
+    local = pd.Series(start + offset, index=offsets_min.index)  # local wall time, labelled UTC
+    hour = local.dt.hour
+    s, e = options.quiet_start_hour, options.quiet_end_hour
+    quiet = ((hour >= s) | (hour < e)) if s > e else ((hour >= s) & (hour < e))
+    wake = local.dt.floor("D") + pd.Timedelta(hours=e)
+    wake = wake.where(wake > local, wake + pd.Timedelta(days=1))
+    return (wake - pd.Series(offset, index=offsets_min.index)).where(quiet, start)
 
 
 def plan(kept: pd.DataFrame, offsets: dict[str, float], run_date, as_of: datetime,
@@ -133,10 +139,8 @@ def plan(kept: pd.DataFrame, offsets: dict[str, float], run_date, as_of: datetim
         return pd.DataFrame(columns=list(NUDGE_COLUMNS))
     out = kept.copy()
     out["nudge_id"] = [nudge_id(run_date, u, s) for u, s in zip(out["user_id"], out["source"])]
-    out["send_after"] = [send_after(as_of, offsets.get(u), options) for u in out["user_id"]]
-    out["expires_at"] = [s + timedelta(hours=h) for s, h in zip(out["send_after"], out["expires_hours"])]
-    for column in ("send_after", "expires_at"):
-        out[column] = pd.to_datetime(out[column], utc=True)
+    out["send_after"] = send_times(as_of, out["user_id"].map(offsets), options)
+    out["expires_at"] = out["send_after"] + pd.to_timedelta(out["expires_hours"].astype(float), unit="h")
     return out[list(NUDGE_COLUMNS)].reset_index(drop=True)
 
 
