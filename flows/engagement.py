@@ -39,7 +39,7 @@ from tasks.learners import (
     select_learners,
     sessions_table,
 )
-from tasks.nudges import plan_nudges
+from tasks.nudges import measure_effects, plan_nudges
 from tasks.risk import score_risk
 from tasks.scoring import (
     group_learners,
@@ -135,9 +135,12 @@ def scoring_stage(phase_activity: str, timeline: str, responses: str, config: En
 @flow(name="engage-nudges", flow_run_name="nudges")
 def nudge_stage(learners: dict, responses: str, features: dict, scores: dict, config: EngageConfig, as_of: datetime,
                 run_date: date, work: str) -> dict:
-    """Plan this run's nudges from the learners table and the nudge state of the run before."""
+    """Measure the effects of earlier nudges, then plan this run's from the learners table and
+    the nudge state of the run before."""
+    effects = measure_effects(config.output.root, run_date, learners["timeline"], as_of, config.nudges, work)
     return plan_nudges(scores["tables"]["learners"], features["phase_activity"], scores["tables"]["phase_scores"],
-                       responses, learners["timeline"], config.output.root, run_date, as_of, config.nudges, work)
+                       responses, learners["timeline"], effects, config.output.root, run_date, as_of, config.nudges,
+                       work)
 
 
 @flow(name="engage-publish", flow_run_name="publish")

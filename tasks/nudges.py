@@ -11,24 +11,36 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from features.duck import query
 from features.nudges.effects import EFFECT_SCHEMA, measured_uplift, nudge_effects, returns
 from features.nudges.features import FEATURES, nudge_features
 from features.nudges.options import NudgeOptions
 from features.nudges.plan import jsonl_lines, nudge_run
 from features.nudges.rules import load_rules
-from features.nudges.state import empty_state, nudge_events, read_state, state_table
+from features.nudges.state import empty_state, nudge_events, read_state, state_table, utc_offsets
 from outputs.tables import partitions_before, previous_partition, write_parquet
 
 
 @task(cache_policy=NO_CACHE)
+def measure_effects(root: str, run_date: date, timeline_path: str, as_of: datetime, options: NudgeOptions,
+                    work_dir: str) -> str:
+    """Write ``nudge_effects`` for the assignments of earlier run dates whose window has passed by
+    as_of; return the path."""
+    earlier = partitions_before(root, "nudge_assignments", run_date)
+    units = returns(pa.concat_tables([pq.read_table(p) for p in earlier]).to_pandas(),
+                    pq.read_table(timeline_path, columns=["user_id", "event_type", "ts"]), as_of,
+                    options.effect_window_days) if earlier else pd.DataFrame()
+    return write_parquet(pa.Table.from_pandas(nudge_effects(units), preserve_index=False, schema=EFFECT_SCHEMA),
+                         Path(work_dir) / "nudge_effects.parquet")
+
+
+@task(cache_policy=NO_CACHE)
 def plan_nudges(learners_path: str, phase_activity_path: str, phase_scores_path: str, responses_path: str,
-                timeline_path: str, root: str, run_date: date, as_of: datetime, options: NudgeOptions,
-                work_dir: str) -> dict:
-    """Write ``nudge_effects`` (of the assignments of earlier run dates whose window has passed),
-    then ``nudges`` ranked with the measured uplift, ``nudge_assignments``, ``nudge_state`` and
-    ``nudges.jsonl``; return their paths and the counts for the manifest. The state starts from
-    the latest published run date strictly before ``run_date``."""
+                timeline_path: str, effects_path: str, root: str, run_date: date, as_of: datetime,
+                options: NudgeOptions, work_dir: str) -> dict:
+    """Write ``nudges`` (ranked with the uplift measured in ``effects_path``),
+    ``nudge_assignments``, ``nudge_state`` and ``nudges.jsonl``; return their paths and the
+    counts for the manifest. The state starts from the latest published run date strictly
+    before ``run_date``."""
     rules = load_rules(options.rules, set(FEATURES))
     features = nudge_features(pq.read_table(learners_path).to_pandas(), pq.read_table(phase_activity_path).to_pandas(),
                               pq.read_table(phase_scores_path).to_pandas(),
@@ -38,14 +50,8 @@ def plan_nudges(learners_path: str, phase_activity_path: str, phase_scores_path:
     state = read_state(pq.read_table(before)) if before else empty_state()
     timeline = pq.read_table(timeline_path, columns=["user_id", "event_type", "extra", "ts", "utc_offset_min"])
     opens, opted_out = nudge_events(timeline, options)
-    latest = query("SELECT user_id, arg_max(utc_offset_min, ts) AS offset_min FROM t "
-                   "WHERE utc_offset_min IS NOT NULL GROUP BY user_id", t=timeline)
-    offsets = dict(zip(latest["user_id"].to_pylist(), latest["offset_min"].to_pylist()))
-    earlier = partitions_before(root, "nudge_assignments", run_date)
-    assigned = pa.concat_tables([pq.read_table(p) for p in earlier]).to_pandas() if earlier else None
-    effects = nudge_effects(returns(assigned, timeline, as_of, options.effect_window_days)) if assigned is not None \
-        else nudge_effects(pd.DataFrame())
-    result = nudge_run(features, rules, state, opens, opted_out, offsets, run_date, as_of, options,
+    effects = pq.read_table(effects_path).to_pandas()
+    result = nudge_run(features, rules, state, opens, opted_out, utc_offsets(timeline), run_date, as_of, options,
                        measured_uplift(effects))
     work = Path(work_dir)
     jsonl = work / "nudges.jsonl"
@@ -54,7 +60,6 @@ def plan_nudges(learners_path: str, phase_activity_path: str, phase_scores_path:
             "nudge_assignments": write_parquet(pa.Table.from_pandas(result["assignments"], preserve_index=False),
                                                work / "nudge_assignments.parquet"),
             "nudge_state": write_parquet(state_table(result["state"]), work / "nudge_state.parquet"),
-            "nudge_effects": write_parquet(pa.Table.from_pandas(effects, preserve_index=False, schema=EFFECT_SCHEMA),
-                                           work / "nudge_effects.parquet"),
-            "jsonl": str(jsonl), "counts": {**result["counts"], "rules": len(rules), "effects_rows": len(effects),
-                                            "state_from": before.name if before else None}}
+            "nudge_effects": effects_path, "jsonl": str(jsonl),
+            "counts": {**result["counts"], "rules": len(rules), "effects_rows": len(effects),
+                       "state_from": before.name if before else None}}

@@ -46,6 +46,13 @@ def nudge_events(timeline: pa.Table, options: NudgeOptions) -> tuple[pd.DataFram
     return opens, set(opted)
 
 
+def utc_offsets(timeline: pa.Table) -> dict[str, int]:
+    """Return each learner's latest known UTC offset in minutes (learners without one are absent)."""
+    latest = query("SELECT user_id, arg_max(utc_offset_min, ts) AS offset_min FROM t "
+                   "WHERE utc_offset_min IS NOT NULL GROUP BY user_id", t=timeline.select(["user_id", "utc_offset_min", "ts"]))
+    return dict(zip(latest["user_id"].to_pylist(), latest["offset_min"].to_pylist()))
+
+
 def resolve(state: pd.DataFrame, opens: pd.DataFrame, as_of: datetime, options: NudgeOptions) -> pd.DataFrame:
     """Return the state as of ``as_of``: each unresolved send whose ``ignore_after_hours`` have
     passed is opened (streak back to 0) or ignored (streak + 1), in time order; any open after
