@@ -9,7 +9,7 @@ run's sends added. Held-out learners' would-be nudges are never sends.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -55,44 +55,60 @@ def utc_offsets(timeline: pa.Table) -> dict[str, int]:
 
 def resolve(state: pd.DataFrame, opens: pd.DataFrame, as_of: datetime, options: NudgeOptions) -> pd.DataFrame:
     """Return the state as of ``as_of``: each unresolved send whose ``ignore_after_hours`` have
-    passed is opened (streak back to 0) or ignored (streak + 1), in time order; any open after
-    the last send lifts a suppression; sends older than 7 days drop out of ``sends``."""
-    window = timedelta(hours=options.ignore_after_hours)
-    opened = {key: sorted(group["ts"]) for key, group in opens.groupby(["user_id", "type"])} if len(opens) else {}
-    rows = []
-    for row in state.to_dict("records"):
-        times = opened.get((row["user_id"], row["type"]), [])
-        streak, still = int(row["ignored_streak"]), []
-        for sent in sorted(row["unresolved"]):
-            if sent + window > as_of:
-                still.append(sent)
-            elif any(sent <= t <= sent + window for t in times):
-                streak = 0
-            else:
-                streak += 1
-        last_open = max([t for t in times if t <= as_of], default=row["last_opened_at"])
-        if pd.notna(last_open) and pd.notna(row["last_sent_at"]) and last_open >= row["last_sent_at"]:
-            streak = 0
-        rows.append({**row, "unresolved": still, "ignored_streak": streak,
-                     "suppressed": streak >= options.suppress_after_ignored, "last_opened_at": last_open,
-                     "sends": [s for s in row["sends"] if s > as_of - timedelta(days=7)]})
-    return pd.DataFrame(rows, columns=STATE_SCHEMA.names) if rows else empty_state()
+    passed is opened (an open of its type within that window: streak back to 0) or ignored
+    (streak + 1), in time order; any open after the last send lifts a suppression; sends older
+    than 7 days drop out of ``sends``."""
+    if not len(state):
+        return empty_state()
+    window, now = pd.Timedelta(hours=options.ignore_after_hours), pd.Timestamp(as_of)
+    keys = ["user_id", "type"]
+    out = state.reset_index(drop=True).copy()
+    out["_row"] = out.index
+    sends = out[["_row", *keys, "unresolved"]].explode("unresolved").dropna(subset=["unresolved"])
+    sends["sent"] = pd.to_datetime(sends["unresolved"], utc=True)
+    due = sends[sends["sent"] + window <= now][["_row", *keys, "sent"]]
+    opened_rows = opens.assign(ts=pd.to_datetime(opens["ts"], utc=True))[keys + ["ts"]] if len(opens) else \
+        pd.DataFrame(columns=keys + ["ts"])
+    hits = due.merge(opened_rows, on=keys)
+    hits = hits[(hits["ts"] >= hits["sent"]) & (hits["ts"] <= hits["sent"] + window)]
+    due = due.assign(opened=due.set_index(["_row", "sent"]).index.isin(hits.set_index(["_row", "sent"]).index))
+    due = due.sort_values(["_row", "sent"])
+    # ignored sends after the last opened one, per row; rows with an opened send restart from 0
+    due["after_open"] = due.iloc[::-1].groupby("_row")["opened"].cumsum().iloc[::-1] == 0
+    ignored = due[~due["opened"] & due["after_open"]].groupby("_row").size()
+    reset = due.groupby("_row")["opened"].any()
+    base = out["ignored_streak"].astype(int).where(~out["_row"].map(reset).fillna(False).astype(bool), 0)
+    streak = base + out["_row"].map(ignored).fillna(0).astype(int)
+    latest_open = opened_rows[opened_rows["ts"] <= now].groupby(keys)["ts"].max().rename("_open").reset_index()
+    out = out.merge(latest_open, on=keys, how="left")
+    out["last_opened_at"] = out["_open"].where(out["_open"].notna(), pd.to_datetime(out["last_opened_at"], utc=True))
+    lifted = out["last_opened_at"].notna() & out["last_sent_at"].notna() & (
+        out["last_opened_at"] >= pd.to_datetime(out["last_sent_at"], utc=True))
+    out["ignored_streak"] = streak.where(~lifted, 0).astype(int)
+    out["suppressed"] = out["ignored_streak"] >= options.suppress_after_ignored
+    cut = now - pd.Timedelta(days=7)
+    out["unresolved"] = [[t for t in ts if pd.Timestamp(t) + window > now] for ts in out["unresolved"]]
+    out["sends"] = [[t for t in ts if pd.Timestamp(t) > cut] for ts in out["sends"]]
+    return out[STATE_SCHEMA.names]
 
 
 def with_sends(state: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
-    """Return ``state`` with this run's sends (user_id, type, send_after) added."""
+    """Return ``state`` with this run's sends (user_id, type, send_after; one per learner and
+    type, as planning guarantees) added, sorted by learner and type."""
     if not len(sent):
         return state
-    indexed = {(r["user_id"], r["type"]): r for r in state.to_dict("records")}
-    for row in sent.sort_values("send_after").to_dict("records"):
-        key = (row["user_id"], row["type"])
-        current = indexed.get(key) or {"user_id": key[0], "type": key[1], "last_sent_at": None, "sends": [],
-                                        "unresolved": [], "ignored_streak": 0, "suppressed": False,
-                                        "last_opened_at": None}
-        at = row["send_after"]
-        indexed[key] = {**current, "last_sent_at": at, "sends": list(current["sends"]) + [at],
-                        "unresolved": list(current["unresolved"]) + [at]}
-    return pd.DataFrame(sorted(indexed.values(), key=lambda r: (r["user_id"], r["type"])), columns=STATE_SCHEMA.names)
+    keys = ["user_id", "type"]
+    new = sent[[*keys, "send_after"]].rename(columns={"send_after": "_new"})
+    if new.duplicated(keys).any():
+        raise ValueError("with_sends: more than one send per learner and type in one run")
+    out = state.merge(new, on=keys, how="outer").sort_values(keys, kind="stable").reset_index(drop=True)
+    fresh = [[n] if pd.notna(n) else [] for n in out["_new"]]
+    out["sends"] = [list(s) + n if isinstance(s, list) else n for s, n in zip(out["sends"], fresh)]
+    out["unresolved"] = [list(u) + n if isinstance(u, list) else n for u, n in zip(out["unresolved"], fresh)]
+    out["last_sent_at"] = [n[-1] if n else s for s, n in zip(out["last_sent_at"], fresh)]
+    out["ignored_streak"] = out["ignored_streak"].fillna(0).astype(int)
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    return out[STATE_SCHEMA.names]
 
 
 def read_state(table: pa.Table) -> pd.DataFrame:

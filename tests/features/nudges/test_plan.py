@@ -111,3 +111,41 @@ def test_a_rerun_gives_identical_nudges(rules):
     rerun = run(rules, T + timedelta(days=2), read_state(state_table(first["state"])))  # as published and read back
     pd.testing.assert_frame_equal(again["nudges"], rerun["nudges"])
     pd.testing.assert_frame_equal(again["state"], rerun["state"])
+
+
+def _resolve_one_by_one(state, opens, as_of, options):
+    """The rule, written plainly: each learner x type's sends in time order."""
+    window = timedelta(hours=options.ignore_after_hours)
+    rows = []
+    for row in state.to_dict("records"):
+        times = sorted(opens.loc[(opens["user_id"] == row["user_id"]) & (opens["type"] == row["type"]), "ts"])
+        streak = int(row["ignored_streak"])
+        for sent in sorted(row["unresolved"]):
+            if sent + window <= as_of:
+                streak = 0 if any(sent <= t <= sent + window for t in times) else streak + 1
+        last_open = max([t for t in times if t <= as_of], default=row["last_opened_at"])
+        if pd.notna(last_open) and pd.notna(row["last_sent_at"]) and last_open >= row["last_sent_at"]:
+            streak = 0
+        rows.append((row["user_id"], row["type"], streak))
+    return rows
+
+
+def test_resolving_the_state_in_bulk_matches_the_rule_send_by_send():
+    import numpy as np
+
+    from features.nudges.state import resolve
+
+    rng = np.random.default_rng(5)
+    rows, opens = [], []
+    for i in range(300):
+        sends = sorted(T + timedelta(hours=float(h)) for h in rng.uniform(-200, 0, rng.integers(0, 5)))
+        rows.append({"user_id": f"u{i}", "type": "comeback" if i % 2 else "tip",
+                     "last_sent_at": sends[-1] if sends else None, "sends": sends, "unresolved": sends,
+                     "ignored_streak": int(rng.integers(0, 3)), "suppressed": False, "last_opened_at": None})
+        opens += [{"user_id": f"u{i}", "type": rows[-1]["type"], "ts": s + timedelta(hours=float(rng.uniform(0, 20)))}
+                  for s in sends if rng.random() < 0.4]
+    state, opens = pd.DataFrame(rows), pd.DataFrame(opens)
+    bulk = resolve(state, opens, T, OPTIONS)
+    assert list(zip(bulk["user_id"], bulk["type"], bulk["ignored_streak"])) == _resolve_one_by_one(state, opens, T, OPTIONS)
+    assert bulk["suppressed"].sum() > 0 and (bulk["ignored_streak"] == 0).sum() > 0
+    assert all(s + timedelta(hours=OPTIONS.ignore_after_hours) > T for u in bulk["unresolved"] for s in u)
