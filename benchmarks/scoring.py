@@ -6,7 +6,8 @@ look like the demo's) and a risk-feature file (one snapshot row per learner), th
 from the files: the engage path (metrics, reference fit, phase scores, learner features, groups,
 learners table, then the risk columns: calibrated probability, band, and TreeSHAP drivers for the
 high band, with a model trained beforehand on 50,000 labelled rows, not timed; then nudge
-planning with the demo's rules and an empty state) and the baseline
+planning with the demo's rules, starting from the state of a run three days before, itself not
+timed) and the baseline
 (``pd.read_parquet`` and a group-by mean per course x phase and per learner). The risk features'
 own computation from events is not in it (it is in every daily run's ``scores`` stage timing).
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +107,9 @@ def risk_path(path: Path, learners_table, model) -> dict:
             "table": out}
 
 
-def nudge_path(learners_table, activity_path: Path, scores) -> dict:
-    """The daily run's nudge planning with the demo's rules and an empty state; return counts."""
+def nudge_path(learners_table, activity_path: Path, scores, state=None) -> dict:
+    """The daily run's nudge planning with the demo's rules, from ``state`` (empty when None);
+    return counts and the next state."""
     from features.nudges.features import FEATURES, nudge_features
     from features.nudges.options import NudgeOptions
     from features.nudges.plan import nudge_run
@@ -119,9 +121,11 @@ def nudge_path(learners_table, activity_path: Path, scores) -> dict:
     activity = pq.read_table(activity_path).to_pandas()
     features = nudge_features(learners_table, activity, scores, pd.DataFrame(columns=["user_id", "course_id",
                                                                                       "submitted_at"]), as_of)
-    result = nudge_run(features, load_rules(DEMO_NUDGES, set(FEATURES)), empty_state(), pd.DataFrame(
-        columns=["user_id", "type", "ts"]), set(), {}, as_of.date(), as_of, NudgeOptions())
-    return {"nudges": result["counts"]["nudges"], "candidates": result["counts"]["candidates"]}
+    if state is not None:
+        as_of += timedelta(days=3)
+    result = nudge_run(features, load_rules(DEMO_NUDGES, set(FEATURES)), empty_state() if state is None else state,
+                       pd.DataFrame(columns=["user_id", "type", "ts"]), set(), {}, as_of.date(), as_of, NudgeOptions())
+    return {"nudges": result["counts"]["nudges"], "candidates": result["counts"]["candidates"], "state": result["state"]}
 
 
 def engage_path(path: Path) -> dict:
@@ -170,10 +174,14 @@ def main() -> None:
     counts = engage_path(path)
     scored = time.perf_counter()
     risk = risk_path(features, counts.pop("table"), model)
+    paused = time.perf_counter()
+    learners, scores = risk.pop("table"), counts.pop("score_table")
+    yesterday = nudge_path(learners, path, scores)["state"]  # the state a daily run starts from, not timed
     nudging = time.perf_counter()
-    nudges = nudge_path(risk.pop("table"), path, counts.pop("score_table"))
+    nudges = nudge_path(learners, path, scores, yesterday)
+    nudges.pop("state")
     end = time.perf_counter()
-    seconds, risk_seconds, nudge_seconds = end - start, nudging - scored, end - nudging
+    seconds, risk_seconds, nudge_seconds = end - start - (nudging - paused), paused - scored, end - nudging
     print({**counts, **risk, **nudges})
     print(f"seconds={seconds:.1f} risk_seconds={risk_seconds:.1f} nudge_seconds={nudge_seconds:.1f} "
           f"baseline_seconds={base:.1f} ratio={base / seconds:.3f} learners={args.learners} rows={rows} "
