@@ -60,7 +60,8 @@ def snapshot_rows(config_path: str) -> pd.DataFrame:
     from features.placement import place_events
     from features.registry import Registry
     from features.risk.frames import training_frame
-    from features.scoring.reference import REFERENCE_KIND, read_reference
+    from features.scoring.components import metrics_table
+    from features.scoring.reference import reference_or_fitted
     from features.select import select_events
     from features.sessions import assign_sessions
     from flows.config import load_config
@@ -74,13 +75,8 @@ def snapshot_rows(config_path: str) -> pd.DataFrame:
     curriculum = load_curriculum(config.inputs.curriculum)
     selected, _ = select_events(read_partition(root, "events"), config.select, as_of)
     timeline = assign_sessions(place_events(selected, curriculum), config.sessions)
-    current = Registry(config.registry_root).current(REFERENCE_KIND)
-    reference = read_reference(str(current.path("reference.parquet"))) if current else None
-    if reference is None:
-        from features.scoring.reference import fit_reference
-        from features.scoring.components import metrics_table
-
-        reference = fit_reference(metrics_table(read_partition(root, "phase_activity")).to_pandas())
+    reference = reference_or_fitted(Registry(config.registry_root),
+                                    metrics_table(read_partition(root, "phase_activity")).to_pandas())
     return training_frame(timeline, read_partition(root, "responses"), curriculum, reference, as_of, config.risk,
                           config.activity, config.scoring)
 

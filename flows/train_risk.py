@@ -33,8 +33,8 @@ def train_risk(params: TrainRiskParameters) -> dict:
     as_of = history["as_of"]
     selected = select_learners(history["events"], config.select, as_of, work)
     timeline = cut_sessions(place_in_curriculum(selected["path"], config.inputs.curriculum, work), config.sessions, work)
-    frame = risk_training_frame(timeline, history["responses"], config.inputs.curriculum, config.registry_root, as_of,
-                                config.risk, config.activity, config.scoring, work)
+    frame = risk_training_frame(timeline, history["responses"], history["phase_activity"], config.inputs.curriculum,
+                                config.registry_root, as_of, config.risk, config.activity, config.scoring, work)
     result = train_and_register(frame, config.risk, config.registry_root)
     close_workspace(work)
     return result

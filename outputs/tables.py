@@ -62,6 +62,13 @@ class NoPartition(EngageError):
     """A table partition that was never published."""
 
 
+def run_dates(root: str | Path, table: str) -> list[date]:
+    """Return the run dates ``table`` has published partitions for, oldest first."""
+    folder = Path(root) / table
+    return sorted(date.fromisoformat(p.name.split("=", 1)[1]) for p in folder.glob("run_date=*")) \
+        if folder.is_dir() else []
+
+
 def latest_partition(root: str | Path, table: str, run_date: date | None = None) -> Path:
     """Return the folder of one published partition of ``table`` (the latest run date when None).
 
@@ -69,10 +76,10 @@ def latest_partition(root: str | Path, table: str, run_date: date | None = None)
         NoPartition: when there is no such partition.
     """
     if run_date is None:
-        dates = sorted(p.name for p in (Path(root) / table).glob("run_date=*")) if (Path(root) / table).is_dir() else []
+        dates = run_dates(root, table)
         if not dates:
             raise NoPartition(f"{Path(root) / table}: no published partition (run the pipeline first)")
-        run_date = date.fromisoformat(dates[-1].split("=", 1)[1])
+        run_date = dates[-1]
     folder = partition_dir(root, table, run_date)
     if not folder.exists():
         raise NoPartition(f"no partition {folder}")
@@ -92,9 +99,7 @@ def read_partition(root: str | Path, table: str, run_date: date | None = None, f
 def partitions_before(root: str | Path, table: str, run_date: date) -> list[Path]:
     """Return the folders of ``table``'s partitions with run dates strictly before ``run_date``,
     oldest first (what a rerun or backfill of ``run_date`` may read)."""
-    folder = Path(root) / table
-    dates = sorted(date.fromisoformat(p.name.split("=", 1)[1]) for p in folder.glob("run_date=*")) if folder.is_dir() else []
-    return [partition_dir(root, table, d) for d in dates if d < run_date]
+    return [partition_dir(root, table, d) for d in run_dates(root, table) if d < run_date]
 
 
 def previous_partition(root: str | Path, table: str, run_date: date) -> Path | None:

@@ -21,31 +21,22 @@ from features.risk.frames import scoring_frame, training_frame
 from features.risk.model import save_model, train_risk_model
 from features.risk.options import RiskOptions
 from features.scoring.components import ScoringOptions, metrics_table
-from features.scoring.reference import REFERENCE_KIND, fit_reference, read_reference
+from features.scoring.reference import reference_or_fitted
 from features.statuses import RiskStatus
 from outputs.manifest import read_manifest
 from outputs.tables import latest_partition, write_parquet
 
 
 @task(cache_policy=NO_CACHE)
-def risk_training_frame(timeline_path: str, responses_path: str, curriculum_path: str, registry_root: str,
-                        as_of: datetime, options: RiskOptions, rules: ActivityRules, scoring: ScoringOptions,
-                        work_dir: str) -> str:
+def risk_training_frame(timeline_path: str, responses_path: str, phase_activity_path: str, curriculum_path: str,
+                        registry_root: str, as_of: datetime, options: RiskOptions, rules: ActivityRules,
+                        scoring: ScoringOptions, work_dir: str) -> str:
     """Write the labelled snapshots with their features; return the path. Phase scores use the
-    registry's current scoring reference (one fitted on this history when there is none)."""
-    timeline, responses = pq.read_table(timeline_path), pq.read_table(responses_path)
-    curriculum = load_curriculum(curriculum_path)
-    current = Registry(registry_root).current(REFERENCE_KIND)
-    if current is not None:
-        reference = read_reference(str(current.path("reference.parquet")))
-    else:
-        from features.activity import phase_activity
-        from features.sessions import build_sessions
-
-        activity = phase_activity(timeline, build_sessions(timeline), responses, as_of, rules,
-                                  curriculum.lessons_per_phase())
-        reference = fit_reference(metrics_table(activity).to_pandas())
-    frame = training_frame(timeline, responses, curriculum, reference, as_of, options, rules, scoring)
+    registry's current scoring reference (one fitted on the published phase activity when there
+    is none)."""
+    reference = reference_or_fitted(Registry(registry_root), metrics_table(pq.read_table(phase_activity_path)).to_pandas())
+    frame = training_frame(pq.read_table(timeline_path), pq.read_table(responses_path), load_curriculum(curriculum_path),
+                           reference, as_of, options, rules, scoring)
     return write_parquet(pa.Table.from_pandas(frame, preserve_index=False), Path(work_dir) / "risk-training.parquet")
 
 
@@ -99,12 +90,13 @@ def _warn(message: str) -> None:
 
 @task(cache_policy=NO_CACHE)
 def published_history(root: str, run_date: date | None) -> dict:
-    """Return the folders of a published run's ``events`` and ``responses`` partitions (the
-    latest run when ``run_date`` is None) and that run's as_of.
+    """Return the folders of a published run's ``events``, ``responses`` and ``phase_activity``
+    partitions (the latest run when ``run_date`` is None) and that run's as_of.
 
     Raises ``NoPartition`` when the run was never published."""
     events = latest_partition(root, "events", run_date)
     run_date = date.fromisoformat(events.name.split("=", 1)[1])
     manifest = read_manifest(root, run_date)
     return {"events": str(events), "responses": str(latest_partition(root, "responses", run_date)),
+            "phase_activity": str(latest_partition(root, "phase_activity", run_date)),
             "as_of": datetime.fromisoformat(manifest["as_of"]), "run_date": run_date}

@@ -22,17 +22,31 @@ def ece(labels, probabilities, bins: int = 10) -> float:
 METRIC_NAMES = ("auc", "pr_auc", "brier", "ece", "mcc")
 
 
+def auc(labels, probabilities) -> float:
+    """Return the ROC-AUC, NaN when one class is missing."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(labels, int)
+    return float(roc_auc_score(y, probabilities)) if 0 < y.sum() < len(y) else float("nan")
+
+
+def brier(labels, probabilities) -> float:
+    """Return the Brier score (mean squared error of the probabilities), NaN when empty."""
+    y, p = np.asarray(labels, float), np.asarray(probabilities, float)
+    return float(np.mean((p - y) ** 2)) if len(y) else float("nan")
+
+
 def metrics(labels, probabilities, threshold: float) -> dict:
     """Return ROC-AUC, PR-AUC (average precision), Brier, ECE (10 bins) and MCC at
     ``threshold``, with the counts; AUCs are NaN when one class is missing."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, matthews_corrcoef, roc_auc_score
+    from sklearn.metrics import average_precision_score, matthews_corrcoef
 
     y, p = np.asarray(labels, int), np.asarray(probabilities, float)
     both = 0 < y.sum() < len(y)
     return {"n": int(len(y)), "positives": int(y.sum()),
-            "auc": float(roc_auc_score(y, p)) if both else float("nan"),
+            "auc": auc(y, p),
             "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
-            "brier": float(brier_score_loss(y, p)) if len(y) else float("nan"),
+            "brier": brier(y, p),
             "ece": ece(y, p) if len(y) else float("nan"),
             "mcc": float(matthews_corrcoef(y, p >= threshold)) if len(y) else float("nan")}
 

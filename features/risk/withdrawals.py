@@ -14,27 +14,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.oulad import OuladError, presentation_start, read_oulad
-from features.risk.evaluation import ece
+from features.risk.evaluation import auc, brier, ece
 from features.risk.model import fit_model, fit_baseline
 from features.risk.options import RiskOptions
 from features.risk.oulad import OULAD_FEATURES, oulad_features, snapshots, visible_tables
 from features.stats import bootstrap_ci
 
 OUTCOMES = {"later": "withdraws_later", "within": "withdraws_within"}
-
-
-def _auc(labels, probabilities) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, probabilities)) if 0 < np.sum(labels) < len(labels) else float("nan")
-
-
-def _brier(labels, probabilities) -> float:
-    return float(np.mean((np.asarray(probabilities) - np.asarray(labels)) ** 2))
 
 
 def _with_ci(stat, labels, probabilities, boot: int, seed: int) -> dict:
@@ -98,11 +87,11 @@ def evaluate_risk(train_dir: str | Path, test_dir: str | Path, train_presentatio
             p = model.predict(part)
             b = baseline.predict_proba(part[features].to_numpy(dtype=float))[:, 1]
             per_day[day] = {"students": int(len(part)), "withdrew": int(y.sum()),
-                            "auc": _with_ci(_auc, y, p, boot, options.seed),
-                            "brier": _with_ci(_brier, y, p, boot, options.seed),
+                            "auc": _with_ci(auc, y, p, boot, options.seed),
+                            "brier": _with_ci(brier, y, p, boot, options.seed),
                             "ece": _with_ci(ece, y, p, boot, options.seed),
-                            "baseline_logistic_auc": _with_ci(_auc, y, b, boot, options.seed),
-                            "baseline_logistic_brier": round(_brier(y, b), 4)}
+                            "baseline_logistic_auc": _with_ci(auc, y, b, boot, options.seed),
+                            "baseline_logistic_brier": round(brier(y, b), 4)}
         report["outcomes"][name] = per_day
     for day, result in report["outcomes"]["later"].items():
         report[f"auc_day{day}"] = result["auc"]["value"]

@@ -99,18 +99,33 @@ def read_reference(data: bytes | str) -> pd.DataFrame:
 REFERENCE_KIND = "scoring-reference"
 
 
+def current_reference(registry):
+    """Return the registry's ``current`` reference entry when it was fitted for this score
+    definition, else None."""
+    from features.scoring.components import SCORE_DEFINITION
+
+    current = registry.current(REFERENCE_KIND)
+    return current if current and current.metadata.get("score_definition") == SCORE_DEFINITION else None
+
+
+def reference_or_fitted(registry, metrics: pd.DataFrame) -> pd.DataFrame:
+    """Return the current reference (``current_reference``), else one fitted on ``metrics`` and
+    not saved (for work that reads scores but publishes none, like training the risk model)."""
+    current = current_reference(registry)
+    return read_reference(str(current.path("reference.parquet"))) if current else fit_reference(metrics)
+
+
 def reference_for_run(metrics: pd.DataFrame, registry, data_window: dict) -> tuple[pd.DataFrame, dict]:
     """Return (the reference a run scores with, what the manifest records of it).
 
     The registry's ``current`` reference when it was fitted for this score definition; else one
     fitted on ``metrics``, saved as a candidate (not promoted) and used for this run only.
     """
-    from features.scoring.components import SCORE_DEFINITION
-
+    usable = current_reference(registry)
+    if usable:
+        return read_reference(str(usable.path("reference.parquet"))), {
+            "version": usable.version, "source": "current", "data_window": usable.metadata.get("data_window")}
     current = registry.current(REFERENCE_KIND)
-    if current and current.metadata.get("score_definition") == SCORE_DEFINITION:
-        return read_reference(str(current.path("reference.parquet"))), {
-            "version": current.version, "source": "current", "data_window": current.metadata.get("data_window")}
     reference = fit_reference(metrics)
     entry = save_reference(registry, reference, data_window, promote=False)
     why = "no current reference" if current is None else f"current {current.version} is for another score definition"
