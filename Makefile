@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Prefect's environment (analytics off, offline-friendly timeouts) is set by the CLI and the
 # test suite themselves: flows/prefect_env.py.
 
-.PHONY: setup demo test bench clean
+.PHONY: setup browser demo test bench clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/engage demo --workdir .demo
 
-test: $(STAMP)
+# The report's browser test drives Debian's Chromium (no browser can be downloaded by Playwright).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

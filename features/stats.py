@@ -45,3 +45,14 @@ def uar(y_true, y_pred) -> float:
     from sklearn.metrics import balanced_accuracy_score
 
     return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def difference_ci(a, b) -> tuple[float, float, float]:
+    """Return mean(a) - mean(b) and its 95% normal-approximation interval (for 0/1 values, the
+    Wald interval of a difference in proportions); NaN where either side is empty."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if not len(a) or not len(b):
+        return float("nan"), float("nan"), float("nan")
+    diff = float(a.mean() - b.mean())
+    se = float(np.sqrt(a.var() / len(a) + b.var() / len(b)))
+    return diff, diff - 1.96 * se, diff + 1.96 * se

@@ -27,14 +27,15 @@ def _simulate(args) -> int:
 
 def _run(args) -> int:
     from flows.engagement import run_pipeline
+    from outputs.summary import run_lines
 
-    _print_run(run_pipeline(args.config, args.as_of, args.run_date))
+    print("\n".join(run_lines(run_pipeline(args.config, args.as_of, args.run_date))))
     return 0
 
 
 def _demo(args) -> int:
     from flows.demo import run_demo
-    from outputs.summary import risk_training_line
+    from outputs.summary import risk_training_line, run_lines
 
     demo = run_demo(args.workdir, args.learners, args.seed)
     if demo["simulated"]:
@@ -43,20 +44,13 @@ def _demo(args) -> int:
               f"{s['planted_records']} planted problems; took {demo['seconds']:.0f} s")
     if demo["risk_training"]:
         print(demo["risk_training"].get("error") or risk_training_line(demo["risk_training"]))
-    _print_run(demo["manifest"])
     print(f"config: {demo['config']}\nground truth (never read by the pipeline): {demo['truth']}")
+    print("\n".join(run_lines(demo["manifest"])))
     return 0
-
-
-def _print_run(manifest: dict) -> None:
-    from outputs.summary import run_lines
-
-    print("\n".join(run_lines(manifest)))
 
 
 def _train_risk(args) -> int:
     from flows.train_risk import run_train_risk
-
     from outputs.summary import risk_training_line
 
     result = run_train_risk(args.config, args.run_date)
@@ -74,6 +68,14 @@ def _nudges(args) -> int:
     rows = read_partition(load_config(args.config).output.root, "nudges", args.run_date,
                           filters=[("user_id", "=", args.learner)]).to_pylist()
     print("\n".join(nudge_lines(args.learner, rows)))
+    return 0
+
+
+def _report(args) -> int:
+    from flows.report import rebuild_report
+    from outputs.summary import report_lines
+
+    print("\n".join(report_lines(rebuild_report(args.config, args.run_date))))
     return 0
 
 
@@ -142,7 +144,7 @@ def _evaluate(args) -> int:
 
 
 def _codes(text: str | None) -> tuple[str, ...] | None:
-    return tuple(text.split(",")) if text else None
+    return tuple(text.split(",")) if text else None  # "2013B,2013J" -> ("2013B", "2013J")
 
 
 def _print_metrics(metrics: dict) -> int:
@@ -185,21 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="folder for the versioned model file and its metrics")
         _corpus_arguments(p)
         p.set_defaults(func=_train, kind=kind)
-    p = sub.add_parser("train-risk", help="train the dropout-risk model on the latest run's history "
-                       "(exit 1 when saved but not promoted)")
-    p.add_argument("--config", required=True)
-    p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
-    p.set_defaults(func=_train_risk)
-    p = sub.add_parser("nudges", help="print one learner's current nudges and their reasons from the latest tables")
-    p.add_argument("--config", required=True)
-    p.add_argument("--learner", required=True, help="the learner's user_id")
-    p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
-    p.set_defaults(func=_nudges)
-    p = sub.add_parser("fit-scoring", help="fit the scoring reference on a run's phase activity")
-    p.add_argument("--config", required=True)
-    p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
-    p.add_argument("--candidate", action="store_true", help="save it without making it current")
-    p.set_defaults(func=_fit_scoring)
+    for name, func, text in (
+            ("train-risk", _train_risk, "train the dropout-risk model on a run's history (exit 1: saved, not promoted)"),
+            ("nudges", _nudges, "print one learner's nudges and their reasons from a run's tables"),
+            ("report", _report, "rebuild a run's insight report from its tables and recorded models"),
+            ("fit-scoring", _fit_scoring, "fit the scoring reference on a run's phase activity")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--config", required=True)
+        p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
+        p.set_defaults(func=func)
+    sub.choices["nudges"].add_argument("--learner", required=True, help="the learner's user_id")
+    sub.choices["fit-scoring"].add_argument("--candidate", action="store_true", help="save it without making it current")
     p = sub.add_parser("import-oulad", help="turn OULAD's tables into telemetry, a curriculum and a run config")
     p.add_argument("source", help="a folder with OULAD's CSV tables")
     p.add_argument("--out", required=True)

@@ -18,7 +18,9 @@ from audio.decode import AudioLimits
 from audio.emotion import EmotionOptions
 from audio.fetch import FetchPolicy
 from features.activity import ActivityRules
+from features.attributes import AttributeOptions
 from features.errors import EngageError
+from features.fairness import FairnessOptions
 from features.groups import GroupOptions
 from features.risk.options import RiskOptions
 from features.ingest import IngestOptions
@@ -40,6 +42,7 @@ class _Strict(BaseModel):
 class InputsConfig(_Strict):
     telemetry: list[str] = Field(min_length=1)  # paths, globs, gs://bucket/prefix/ or gs:// globs
     curriculum: str  # the platform's curriculum YAML
+    attributes: str | None = None  # learner attributes (CSV, Parquet or NDJSON; local or gs://): fairness only
 
 
 class AudioConfig(_Strict):
@@ -82,6 +85,8 @@ class EngageConfig(_Strict):
     groups: GroupOptions = GroupOptions()
     risk: RiskOptions = RiskOptions()
     nudges: NudgeOptions = NudgeOptions()
+    attributes: AttributeOptions = AttributeOptions()
+    fairness: FairnessOptions = FairnessOptions()
     audio: AudioConfig = AudioConfig()
     emotion: EmotionOptions = EmotionOptions()
     heads: HeadsConfig = HeadsConfig()
@@ -174,7 +179,7 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
     return config.model_copy(update={
         "inputs": config.inputs.model_copy(update={
             "telemetry": [resolve(s) for s in config.inputs.telemetry],
-            "curriculum": resolve(config.inputs.curriculum)}),
+            "curriculum": resolve(config.inputs.curriculum), "attributes": resolve(config.inputs.attributes)}),
         "output": config.output.model_copy(update={
             "root": resolve(config.output.root), "work_dir": resolve(config.output.work_dir),
             "registry": resolve(config.output.registry)}),

@@ -15,12 +15,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from audio.emotion import EmotionOptions
 from audio.tone import TONE_VERSION
 from features.activity import ActivityRules
+from features.attributes import AttributeOptions
 from features.ingest import IngestOptions
 from features.select import Selection
 from features.sessions import SessionRules
 from flows.config import AudioConfig, EngageConfig, HeadsConfig, RunParameters, load_run_config
 from outputs.provenance import config_hash
-from outputs.tables import NUDGE_TABLES
+from outputs.tables import ATTRIBUTES_TABLE, NUDGE_TABLES
 from outputs.quality import QualityGateError
 from tasks.audio import (
     analyse_audio_batch,
@@ -32,6 +33,7 @@ from tasks.audio import (
 )
 from tasks.learners import (
     cut_sessions,
+    learner_attributes,
     phase_activity_table,
     place_in_curriculum,
     responses_table,
@@ -41,15 +43,16 @@ from tasks.learners import (
 )
 from tasks.nudges import measure_effects, plan_nudges
 from tasks.risk import score_risk
+from tasks.report import build_run_report, publish_run_report, report_artifacts
 from tasks.scoring import (
     group_learners,
-    insights_table,
     learners_table_file,
     metrics_for_scoring,
     score_phases,
     scoring_reference,
 )
 from tasks.publish import (
+    assemble_manifest,
     close_workspace,
     count_stages,
     keep_failed_quarantine,
@@ -81,6 +84,12 @@ def learner_stage(events: str, selection: Selection, as_of: datetime, curriculum
     timeline = cut_sessions(place_in_curriculum(selected["path"], curriculum, work), rules, work)
     return {"selected": selected, "timeline": timeline, "sessions": sessions_table(timeline, work),
             "responses": responses_table(timeline, curriculum, work)}
+
+
+@flow(name="engage-attributes", flow_run_name="attributes")
+def attributes_stage(uri: str, options: AttributeOptions, project: str | None, work: str) -> dict:
+    """Read the learner attributes that break results down for fairness (never a model feature)."""
+    return learner_attributes(uri, options, project, work)
 
 
 @flow(name="engage-audio", flow_run_name="audio")
@@ -116,8 +125,7 @@ def feature_stage(learners: dict, responses: str, curriculum: str, as_of: dateti
 @flow(name="engage-scores", flow_run_name="scores")
 def scoring_stage(phase_activity: str, timeline: str, responses: str, config: EngageConfig, emotion_model: str | None,
                   as_of: datetime, run_date: date, work: str) -> dict:
-    """Score every learner x phase, group the learners, add their dropout risk, and compute the
-    findings."""
+    """Score every learner x phase, group the learners and add their dropout risk."""
     metrics = metrics_for_scoring(phase_activity, work)
     reference = scoring_reference(metrics, phase_activity, config.registry_root, work)
     scores = score_phases(metrics, reference, config.scoring, config.heads.fluency, emotion_model, work)
@@ -125,9 +133,7 @@ def scoring_stage(phase_activity: str, timeline: str, responses: str, config: En
     learners = learners_table_file(phase_activity, scores, groups["assignment"], work)
     risk = score_risk(timeline, responses, scores, phase_activity, learners, config.inputs.curriculum,
                       config.registry_root, as_of, config.risk, config.activity, work)
-    insights = insights_table(scores, risk["path"], groups["groups"], config.inputs.curriculum, work)
-    return {"tables": {"phase_scores": scores, "learners": risk["path"], "groups": groups["groups"],
-                       "insights": insights},
+    return {"tables": {"phase_scores": scores, "learners": risk["path"], "groups": groups["groups"]},
             "models": {"scoring_reference": {k: v for k, v in reference.items() if k != "path"},
                        "learner_groups": groups["state_version"], "risk_model": risk["model"]}}
 
@@ -144,23 +150,37 @@ def nudge_stage(learners: dict, responses: str, features: dict, scores: dict, co
 
 
 @flow(name="engage-publish", flow_run_name="publish")
-def publish_stage(config: EngageConfig, key: str, ingest: dict, learners: dict, audio: dict | None,
-                  features: dict, scores: dict, nudges: dict | None, as_of: datetime, run_date: date) -> dict:
-    """Publish every table's partition and the nudges' JSONL, then the manifest with its counts
-    and timings."""
+def publish_stage(config: EngageConfig, key: str, ingest: dict, learners: dict, attributes: dict | None,
+                  audio: dict | None, features: dict, scores: dict, nudges: dict | None, as_of: datetime,
+                  run_date: date) -> dict:
+    """Publish every table's partition and the nudges' JSONL; return the run manifest with its
+    counts and timings (written once the report is built)."""
     tables = {"events": ingest["events_path"], "quarantine": ingest["quarantine_path"],
               "sessions": learners["sessions"], "responses": audio["responses"] if audio else learners["responses"],
               **features, **scores["tables"],
-              **({k: nudges[k] for k in NUDGE_TABLES} if nudges else {})}
+              **({k: nudges[k] for k in NUDGE_TABLES} if nudges else {}),
+              **({ATTRIBUTES_TABLE: attributes["path"]} if attributes else {})}
     counts = count_stages(ingest, learners["selected"], tables)
     published = publish_tables(tables, config.output.root, run_date)
     if nudges:
         counts["nudges"] = nudges["counts"]
         published["nudges_jsonl"] = publish_export(nudges["jsonl"], "nudges_jsonl", config.output.root, run_date)
-    return publish_manifest(
-        config.output.root, run_date, as_of=as_of, config=config.model_dump(mode="json"), config_hash=key,
+    if attributes:
+        counts["attributes"] = attributes["counts"]
+    return assemble_manifest(
+        run_date, as_of=as_of, config=config.model_dump(mode="json"), config_hash=key,
         ingest_files=ingest["files"], counts=counts, tables=published,
         timings_s=stage_timings(), audio=audio, tone_version=TONE_VERSION, scoring=scores["models"])
+
+
+@flow(name="engage-report", flow_run_name="report")
+def report_stage(config: EngageConfig, manifest: dict, run_date: date, work: str) -> dict:
+    """Build the insight report and the ``insights`` table from the published tables, publish
+    them, and create the run's keyed artifacts."""
+    built = build_run_report(config.output.root, config.registry_root, manifest, config.fairness, work)
+    published = publish_run_report(built, config.output.root, run_date)
+    artifacts = report_artifacts(built, published, run_date)
+    return {**published, "top_findings": built["top_findings"], "artifacts": artifacts}
 
 
 @flow(name="engagement_pipeline", validate_parameters=True)
@@ -183,13 +203,17 @@ def engagement_pipeline(params: RunParameters):
     audio = audio_stage(learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
                         config.storage.project, work) if config.audio.enabled else None
     emotion_model = _emotion_model(audio)
+    attributes = attributes_stage(config.inputs.attributes, config.attributes, config.storage.project, work) \
+        if config.inputs.attributes else None
     responses = audio["responses"] if audio else learners["responses"]
     features = feature_stage(learners, responses, config.inputs.curriculum, as_of, config.activity, work)
     scores = scoring_stage(features["phase_activity"], learners["timeline"], responses, config, emotion_model, as_of,
                            run_date, work)
     nudges = nudge_stage(learners, responses, features, scores, config, as_of, run_date, work) \
         if config.nudges.rules else None
-    manifest = publish_stage(config, key, ingest, learners, audio, features, scores, nudges, as_of, run_date)
+    manifest = publish_stage(config, key, ingest, learners, attributes, audio, features, scores, nudges, as_of,
+                             run_date)
+    manifest = publish_manifest(config.output.root, run_date, manifest, report_stage(config, manifest, run_date, work))
     close_workspace(work)
     failure = quality_verdict(manifest["counts"], config.quality)
     return _failed(failure) if failure else manifest

@@ -51,7 +51,7 @@ def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
                  "emotion_by_status": dict(sorted(Counter(responses["emotion_status"].to_pylist()).items()))}
     source = Counter(pq.read_table(paths["sessions"], columns=["session_source"])["session_source"].to_pylist())
     activity = pq.read_table(paths["phase_activity"], columns=["user_id"])["user_id"]
-    scored = {name: pq.read_metadata(paths[name]).num_rows for name in ("phase_scores", "learners", "groups", "insights")
+    scored = {name: pq.read_metadata(paths[name]).num_rows for name in ("phase_scores", "learners", "groups")
               if name in paths}
     return {
         "ingest": ingest_counts(ingest),

@@ -45,11 +45,17 @@ def run_lines(manifest: dict) -> list[str]:
         n = c["nudges"]
         lines.append(f"  nudges {n['nudges']} to {n['learners_nudged']} learners ({n['held_out_nudges']} held out"
                      f" from {n['learners_held_out']} learners; not sent: {n['not_sent_by_reason'] or 'none'})")
-    lines += [f"  {name:17s} {folder}" for name, folder in manifest["tables"].items()]
-    lines.append(f"  manifest          {manifest['manifest_path']}")
+    lines += [f"  {name:18s} {folder}" for name, folder in manifest["tables"].items()]
+    lines.append(f"  manifest           {manifest['manifest_path']}")
     if manifest["accounting_problems"]:
         lines.append(f"  ACCOUNTING PROBLEMS: {manifest['accounting_problems']}")
-    return lines
+    return lines + (report_lines(manifest["report"]) if manifest.get("report") else [])
+
+
+def report_lines(report: dict) -> list[str]:
+    """Return where the insight report is and the run's top findings."""
+    return [f"insight report: {report['report']}", "top findings:",
+            *(f"  {i}. {s}" for i, s in enumerate(report["top_findings"], 1))]
 
 
 def nudge_lines(user_id: str, nudges: list[dict]) -> list[str]:
@@ -72,3 +78,13 @@ def risk_training_line(result: dict) -> str:
     return (f"auc={ev['auc']:.4f} pr_auc={ev['pr_auc']:.4f} brier={ev['brier']:.4f} ece={ev['ece']:.4f} "
             f"mcc={ev['mcc']:.4f} auc_spread={report['auc_spread']:.4f} promoted={result['promoted']}"
             f"{'' if result['promoted'] else ' (saved, NOT promoted: below a quality gate)'}")
+
+
+def findings_markdown(insights, run_date: str) -> str:
+    """Return the findings of a run as Markdown: the top findings, then each section's."""
+    lines = [f"# engage findings, run {run_date}", "", "## Top findings", ""]
+    lines += [f"{i}. {s}" for i, s in enumerate(insights["statement"].head(3), 1)]
+    for section, part in insights.sort_values("rank").groupby("section", sort=False):
+        lines += ["", f"## {section.replace('_', ' ')}", ""]
+        lines += [f"- {'**' + r.statement + '**' if r.headline else r.statement}" for r in part.itertuples()]
+    return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ from features.errors import EngageError
 TABLES = ("events", "quarantine", "sessions", "responses", "phase_activity", "phase_scores", "learners", "groups",
           "insights")
 NUDGE_TABLES = ("nudges", "nudge_assignments", "nudge_state", "nudge_effects")  # when nudges.rules is set
+ATTRIBUTES_TABLE = "learner_attributes"  # when inputs.attributes is set
 
 
 def partition_dir(root: str | Path, table: str, run_date: date) -> Path:

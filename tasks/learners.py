@@ -1,15 +1,19 @@
-"""Tasks from cleaned events to sessions, responses and learner x phase activity."""
+"""Tasks from cleaned events to sessions, responses and learner x phase activity, and the
+learner attributes that break results down."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from audio.storage import SourceUnreadable, fetch_to_local, storage_client
 from features.activity import ActivityRules, phase_activity
+from features.attributes import AttributeOptions, AttributesError, read_attributes
 from features.responses import build_responses, latest_time
 from features.curriculum import load_curriculum
 from features.placement import place_events
@@ -68,3 +72,22 @@ def phase_activity_table(timeline_path: str, sessions_path: str, responses_path:
     table = phase_activity(pq.read_table(timeline_path), pq.read_table(sessions_path),
                            pq.read_table(responses_path), as_of, rules, load_curriculum(curriculum_path).lessons_per_phase())
     return write_parquet(table, Path(work_dir) / "phase_activity.parquet")
+
+
+@task(cache_policy=NO_CACHE)
+def learner_attributes(uri: str, options: AttributeOptions, project: str | None, work_dir: str) -> dict:
+    """Fetch (gs:// or local) and read the learner attributes file; return the table's path and
+    its counts (rows read, kept, rejected by reason with their first line numbers).
+
+    Raises ``AttributesError`` naming the file (and field) when it cannot be used."""
+    client = storage_client(project) if uri.startswith("gs://") else None
+    try:
+        fetched = fetch_to_local(uri, Path(work_dir) / "downloads" / f"attributes-{Path(uri).name}", client)
+    except SourceUnreadable as exc:
+        raise AttributesError(f"learner attributes: {exc}") from None
+    read = read_attributes(fetched["local_path"], options)
+    path = write_parquet(pa.Table.from_pandas(read.table, preserve_index=False),
+                         Path(work_dir) / "learner_attributes.parquet")
+    return {"path": path, "counts": {"rows": read.rows, "kept": len(read.table),
+                                     "rejected_by_reason": read.rejected_by_reason,
+                                     "rejected_lines": read.rejected_lines}}

@@ -69,10 +69,19 @@ def stage_timings() -> dict[str, float]:
 
 
 @task(cache_policy=NO_CACHE)
-def publish_manifest(root: str, run_date: date, **parts) -> dict:
-    """Build the run manifest (``outputs.manifest.build_manifest`` with ``parts``), write it
-    and a keyed Markdown artifact; return it with ``manifest_path``."""
-    manifest = build_manifest(run_date=run_date, **parts)
+def assemble_manifest(run_date: date, **parts) -> dict:
+    """Return the run manifest (``outputs.manifest.build_manifest`` with ``parts``), not yet
+    written."""
+    return build_manifest(run_date=run_date, **parts)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_manifest(root: str, run_date: date, manifest: dict, report: dict | None = None) -> dict:
+    """Write the manifest (with the report's paths, top findings and artifact keys when given)
+    and its keyed Markdown artifact; return it with ``manifest_path``."""
+    if report:
+        manifest = {**manifest, "tables": {**manifest["tables"], "insights": report["insights"]},
+                    "report": {k: v for k, v in report.items() if k != "insights"}}
     path = write_manifest(root, run_date, manifest)
     create_markdown_artifact(key="engage-run-summary", markdown=summary_markdown(manifest),
                              description=f"engage run {run_date}")

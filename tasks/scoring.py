@@ -1,4 +1,4 @@
-"""Tasks from phase activity to scores, learner groups, the learners table and findings."""
+"""Tasks from phase activity to scores, learner groups and the learners table."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from audio.heads.model import head_id
-from features.curriculum import load_curriculum
 from features.groups import GroupOptions, fit_groups, learner_features, previous_state, save_state
-from features.insights import insights
 from features.learners import learners_table
 from features.registry import Registry
 from features.scoring.components import ScoringOptions, metrics_table, score_version
@@ -86,15 +84,3 @@ def learners_table_file(phase_activity_path: str, phase_scores_path: str, assign
     table = learners_table(pq.read_table(phase_activity_path).to_pandas(), pq.read_table(phase_scores_path).to_pandas(),
                            pq.read_table(assignment_path).to_pandas())
     return write_parquet(pa.Table.from_pandas(table, preserve_index=False), Path(work_dir) / "learners.parquet")
-
-
-@task(cache_policy=NO_CACHE)
-def insights_table(phase_scores_path: str, learners_path: str, groups_path: str, curriculum_path: str,
-                   work_dir: str) -> str:
-    """Write the ``insights`` table; return the path."""
-    curriculum = load_curriculum(curriculum_path)
-    course_phases = {c: curriculum.phases(c) for c in curriculum.courses["course_id"].to_pylist()}
-    groups = pq.read_table(groups_path).to_pylist()
-    table = insights(pq.read_table(phase_scores_path).to_pandas(), pq.read_table(learners_path).to_pandas(), groups,
-                     course_phases)
-    return write_parquet(pa.Table.from_pandas(table, preserve_index=False), Path(work_dir) / "insights.parquet")

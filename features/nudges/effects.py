@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from features.activity import ActivityRules
 from features.duck import query, sql_str
+from features.stats import difference_ci
 
 EFFECT_SCHEMA = pa.schema([("scope", pa.string()), ("type", pa.string()), ("risk_band", pa.string()),
                            ("treated", pa.int64()), ("treated_returned", pa.int64()), ("treated_rate", pa.float64()),
@@ -47,14 +48,12 @@ def returns(assignments: pd.DataFrame, timeline: pa.Table, as_of: datetime, wind
 
 
 def _difference(treated: np.ndarray, held: np.ndarray) -> dict:
-    n1, n0 = len(treated), len(held)
-    p1 = float(treated.mean()) if n1 else float("nan")
-    p0 = float(held.mean()) if n0 else float("nan")
-    se = float(np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)) if n1 and n0 else float("nan")
-    diff = p1 - p0
-    return {"treated": n1, "treated_returned": int(treated.sum()), "treated_rate": round(p1, 4), "held_out": n0,
-            "held_out_returned": int(held.sum()), "held_out_rate": round(p0, 4), "uplift": round(diff, 4),
-            "ci_low": round(diff - 1.96 * se, 4), "ci_high": round(diff + 1.96 * se, 4)}
+    diff, low, high = difference_ci(treated, held)
+    return {"treated": len(treated), "treated_returned": int(treated.sum()),
+            "treated_rate": round(float(treated.mean()), 4) if len(treated) else float("nan"), "held_out": len(held),
+            "held_out_returned": int(held.sum()),
+            "held_out_rate": round(float(held.mean()), 4) if len(held) else float("nan"),
+            "uplift": round(diff, 4), "ci_low": round(low, 4), "ci_high": round(high, 4)}
 
 
 def nudge_effects(units: pd.DataFrame) -> pd.DataFrame:

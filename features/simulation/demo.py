@@ -19,6 +19,7 @@ DEMO_NUDGES = Path(__file__).with_name("demo_nudges.yaml")
 # 20 weeks with sign-ups spread over 14 of them: the same ~5,200 answers as 500 learners over
 # 12 weeks, and enough weeks of history to train and evaluate the dropout-risk model in time order.
 DEMO_WEEKS, DEMO_SIGNUP_SPREAD_DAYS = 20, 98
+SIMULATION_LAYOUT = "attributes"  # bumped when the simulator writes something new: the demo simulates again
 
 
 @contextlib.contextmanager
@@ -32,7 +33,7 @@ def demo_platform(workdir: str | Path, learners: int = 500, seed: int = 7) -> It
     """
     workdir = Path(workdir).resolve()
     sim_dir = workdir / "sim"
-    marker = sim_dir / f"done-{learners}-{seed}-{DEMO_WEEKS}w"
+    marker = sim_dir / f"done-{learners}-{seed}-{DEMO_WEEKS}w-{SIMULATION_LAYOUT}"
     with StorageEmulator(data_dir=workdir / "gcs") as emulator:
         previous = os.environ.get("STORAGE_EMULATOR_HOST")
         os.environ["STORAGE_EMULATOR_HOST"] = emulator.host

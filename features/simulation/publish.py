@@ -45,8 +45,9 @@ def upload_bytes(client, uri: str, data: bytes, content_type: str = "application
 def simulate_platform(out: str | Path, learners: int = 500, seed: int = 7, weeks: int = 12,
                       bucket: str | None = None, workers: int | None = None, signup_spread_days: int = 21,
                       render_audio: bool = True) -> dict:
-    """Simulate a platform on the demo curriculum into ``out`` (``telemetry/``, ``truth/``, and
-    ``audio/`` when ``bucket`` is None) and, with a bucket, upload telemetry and audio to
+    """Simulate a platform on the demo curriculum into ``out`` (``telemetry/``, learner
+    ``attributes/learners.csv``, ``truth/``, and ``audio/`` when ``bucket`` is None) and, with a
+    bucket, upload telemetry, attributes and audio to
     ``gs://<bucket>/``. Clips are rendered over worker processes (none without
     ``render_audio``: every answer's audio is then missing). Returns a summary (also written to
     ``truth/simulation.json``)."""
@@ -65,6 +66,11 @@ def simulate_platform(out: str | Path, learners: int = 500, seed: int = 7, weeks
         (out / "telemetry" / name).write_bytes(data)
         if client:
             upload_bytes(client, f"gs://{bucket}/telemetry/{name}", data, "application/gzip")
+    attributes = platform.learners[["user_id", "age_band", "gender", "first_language"]].to_csv(index=False).encode()
+    (out / "attributes").mkdir(exist_ok=True)
+    (out / "attributes" / "learners.csv").write_bytes(attributes)
+    if client:
+        upload_bytes(client, f"gs://{bucket}/attributes/learners.csv", attributes, "text/csv")
     (out / "truth").mkdir(exist_ok=True)
     for name, table in truth_tables(platform).items():
         table.to_parquet(out / "truth" / f"{name}.parquet", index=False)
