@@ -19,10 +19,10 @@ def fairness_section(t: RunTables, options: FairnessOptions) -> Section:
     if len(flagged):
         worst = flagged.assign(ratio=flagged["gap"] / flagged["threshold"]).sort_values("ratio").iloc[-1]
         label, unit = METRICS[worst["metric"]]
-        gap, threshold = ((f"{worst['gap']:g} points", f"{worst['threshold']:g}") if unit == "points" else
-                          (f"{100 * worst['gap']:.1f} percentage points", f"{100 * worst['threshold']:g}"))
-        detail = (f"the largest, {label}, is {gap} higher for {worst['attribute']} {worst['high_value']} than "
-                  f"{worst['low_value']} (threshold {threshold})")
+        scale, unit = (1, "points") if unit == "points" else (100, "percentage points")
+        detail = (f"the largest, {label}, is {scale * worst['gap']:.1f} {unit} higher for {worst['attribute']} "
+                  f"{worst['high_value']} than {worst['low_value']} (95% interval {scale * worst['ci_low']:.1f} to "
+                  f"{scale * worst['ci_high']:.1f}; threshold {scale * worst['threshold']:g})")
     else:
         detail = "no gap passes its threshold"
     headline = Finding("fairness_gaps_flagged", f"{len(flagged)} of {len(found)} gaps between groups of learners are "
