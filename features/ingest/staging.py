@@ -41,7 +41,7 @@ def duckdb_lines_sql(plain: PlainText, numbered: bool = False) -> str:
     path = sql_str(plain.path)
     if plain.format == "array":
         source = f"read_json({path}, format='array', records=false, columns={{'json': 'JSON'}})"
-        line = "json::VARCHAR"
+        line = "coalesce(json::VARCHAR, 'null')"  # a null item comes back as SQL NULL: it is a record, not a blank
     else:
         # One VARCHAR column: no quoting, a delimiter the single column never splits on.
         source = (f"read_csv({path}, columns={{'line': 'VARCHAR'}}, delim='\\x1f', quote='', escape='', "

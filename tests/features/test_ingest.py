@@ -118,16 +118,17 @@ def test_bad_field_map_paths_are_refused_with_the_field_named():
 
 
 def test_json_array_files_and_a_broken_array_tail(tmp_path):
-    items = [ev("a"), 3, ev("b")]
+    items = [ev("a"), 3, None, ev("b")]  # a null item is a record that is not an object, not a blank
     good = tmp_path / "good.json.gz"
     good.write_bytes(gzip.compress(json.dumps(items).encode()))
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps([ev("c"), ev("d")])[:-40] + ', {"oops": }]')
     staged, result, events, quarantine = ingest(tmp_path, [good, broken])
-    assert staged[0].format == "array" and staged[0].records == 3
+    assert staged[0].format == "array" and (staged[0].records, staged[0].blank_lines) == (4, 0)
     assert sorted(col(events, "event_id")) == ["a", "b", "c"]
     reasons = {(q["source_file"], q["source_line"]): q["reason"] for q in quarantine}
-    assert reasons == {("good.json.gz", 2): "not_an_object", ("broken.json", 2): "array_syntax_error"}
+    assert reasons == {("good.json.gz", 2): "not_an_object", ("good.json.gz", 3): "not_an_object",
+                       ("broken.json", 2): "array_syntax_error"}
 
 
 def test_any_bytes_are_read_with_exact_line_numbers(tmp_path):
