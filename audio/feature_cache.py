@@ -56,3 +56,17 @@ class FeatureCache:
         fresh = dict(zip(todo, compute(todo))) if todo else {}
         self.put_many(fresh, version)
         return {**cached, **fresh}, len(todo)
+
+    def remove(self, keys: set[str] | list[str]) -> int:
+        """Delete every result computed from these contents (all versions), leaving no trace in
+        the file (VACUUM); return how many results went."""
+        keys = sorted(keys)
+        with self._lock:
+            gone = 0
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                gone += self._db.execute(f"DELETE FROM results WHERE key IN ({','.join('?' * len(chunk))})",
+                                         chunk).rowcount
+            self._db.commit()
+            self._db.execute("VACUUM")
+        return gone

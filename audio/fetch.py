@@ -161,13 +161,15 @@ class AudioCache:
         self._path(key).unlink(missing_ok=True)
 
     def purge_user(self, user_id: str) -> int:
-        """Delete every cached file of one learner (and index entries pointing at them)."""
+        """Delete every cached file of one learner (and index entries pointing at them); return
+        how many files went."""
         with self._lock:
             keys = [k for (k,) in self._db.execute(
                 "SELECT DISTINCT key FROM entries WHERE user_id = ?", (user_id,)).fetchall()]
             for key in keys:
                 self._remove_key(key)
             self._db.commit()
+            self._db.execute("VACUUM")  # deleted rows would otherwise linger in free pages
         return len(keys)
 
     def size_bytes(self) -> int:

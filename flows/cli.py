@@ -13,6 +13,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from flows.cli_models import add_model_commands, codes
 from flows.prefect_env import apply_prefect_defaults
 
 
@@ -79,6 +80,15 @@ def _report(args) -> int:
     return 0
 
 
+def _purge(args) -> int:
+    from flows.purge import purge_learner
+
+    done = purge_learner(args.config, args.learner)
+    print(f"purged: rows {done['rows_removed'] or 'none'}; cached audio files {done['cached_audio_files']}, "
+          f"cached results {done['cached_results']}; reports rebuilt {len(done['reports_rebuilt'])}")
+    return 0
+
+
 def _fit_scoring(args) -> int:
     from features.registry import Registry
     from features.scoring.reference import fit_and_save
@@ -95,63 +105,8 @@ def _fit_scoring(args) -> int:
 def _import_oulad(args) -> int:
     from features.oulad import import_oulad
 
-    done = import_oulad(args.source, args.out, _codes(args.presentations))
+    done = import_oulad(args.source, args.out, codes(args.presentations))
     print(f"{len(done.telemetry)} telemetry files, curriculum {done.curriculum}; run: engage run --config {done.config}")
-    return 0
-
-
-def _corpus_options(args):
-    from audio.heads.training import CorpusOptions
-
-    return CorpusOptions(file_col=args.file_col, speaker_col=args.speaker_col, label_col=args.label_col,
-                         audio_only=args.audio_only, ssl_model=args.ssl_model,
-                         speaker_standardise=not args.no_speaker_standardise)
-
-
-def _train(args) -> int:
-    from audio.heads.training import load_corpus, train_head
-
-    options = _corpus_options(args)
-    return _print_metrics(train_head(args.kind, load_corpus(args.kind, args.source, options), args.out, options))
-
-
-def _evaluate(args) -> int:
-    from audio.heads.training import evaluate_head, load_corpus
-
-    if args.target == "engagement":
-        from features.scoring.outcomes import evaluate_engagement
-
-        if not args.oulad:
-            print("engage evaluate engagement: give --oulad DIR", file=sys.stderr)
-            return 2
-        return _print_metrics(evaluate_engagement(args.oulad, _codes(args.train_presentations) or ("2013B", "2013J"),
-                                                  _codes(args.test_presentations) or ("2014B",)))
-    if args.target == "risk":
-        from features.risk.withdrawals import evaluate_risk
-
-        if not (args.train and args.test):
-            print("engage evaluate risk: give --train DIR and --test DIR (OULAD's CSV tables)", file=sys.stderr)
-            return 2
-        return _print_metrics(evaluate_risk(args.train, args.test, _codes(args.train_presentations),
-                                            _codes(args.test_presentations), boot=args.boot))
-    if bool(args.cv) == bool(args.train and args.test):
-        print("engage evaluate: give either --cv, or --train and --test", file=sys.stderr)
-        return 2
-    options = _corpus_options(args)
-    train = load_corpus(args.target, args.cv or args.train, options)
-    test = load_corpus(args.target, args.test, options) if args.test else None
-    return _print_metrics(evaluate_head(args.target, train, test, options))
-
-
-def _codes(text: str | None) -> tuple[str, ...] | None:
-    return tuple(text.split(",")) if text else None  # "2013B,2013J" -> ("2013B", "2013J")
-
-
-def _print_metrics(metrics: dict) -> int:
-    """Print the metrics as JSON, then a last line of ``key=value`` for every scalar; return 0."""
-    print(json.dumps(metrics, indent=2))
-    print(" ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in metrics.items()
-                   if isinstance(v, (int, float, str))))
     return 0
 
 
@@ -179,53 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learners sign up over this many days")
     p.add_argument("--local", action="store_true", help="write audio to OUT/audio instead of a bucket")
     p.set_defaults(func=_simulate)
-    for kind in ("emotion", "fluency"):
-        p = sub.add_parser(f"train-{kind}", help=f"train the {kind} head, evaluated on unseen speakers")
-        p.add_argument("--manifest" if kind == "emotion" else "--dir", dest="source", required=True,
-                       help="CSV with file (relative to the CSV), speaker, label" if kind == "emotion"
-                       else "speechocean762-format folder (subset_manifest.csv)")
-        p.add_argument("--out", required=True, help="folder for the versioned model file and its metrics")
-        _corpus_arguments(p)
-        p.set_defaults(func=_train, kind=kind)
     for name, func, text in (
             ("train-risk", _train_risk, "train the dropout-risk model on a run's history (exit 1: saved, not promoted)"),
             ("nudges", _nudges, "print one learner's nudges and their reasons from a run's tables"),
             ("report", _report, "rebuild a run's insight report from its tables and recorded models"),
-            ("fit-scoring", _fit_scoring, "fit the scoring reference on a run's phase activity")):
+            ("fit-scoring", _fit_scoring, "fit the scoring reference on a run's phase activity"),
+            ("purge", _purge, "erase one learner from every table, export, cache and report")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--config", required=True)
-        p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
+        if name != "purge":
+            p.add_argument("--run-date", type=date.fromisoformat, dest="run_date", help="default: the latest run")
         p.set_defaults(func=func)
-    sub.choices["nudges"].add_argument("--learner", required=True, help="the learner's user_id")
+    for name in ("nudges", "purge"):
+        sub.choices[name].add_argument("--learner", required=True, help="the learner's user_id")
     sub.choices["fit-scoring"].add_argument("--candidate", action="store_true", help="save it without making it current")
     p = sub.add_parser("import-oulad", help="turn OULAD's tables into telemetry, a curriculum and a run config")
     p.add_argument("source", help="a folder with OULAD's CSV tables")
     p.add_argument("--out", required=True)
     p.add_argument("--presentations", help="e.g. 2013B,2013J (default: all)")
     p.set_defaults(func=_import_oulad)
-    p = sub.add_parser("evaluate", help="evaluate a head on unseen speakers, or the score and the dropout risk "
-                       "on real withdrawals")
-    p.add_argument("target", choices=["emotion", "fluency", "engagement", "risk"])
-    p.add_argument("--oulad", help="engagement: a folder with OULAD's CSV tables")
-    p.add_argument("--train-presentations", help="e.g. 2013B,2013J (engagement default 2013B,2013J; risk: all)")
-    p.add_argument("--test-presentations", help="e.g. 2014B (engagement default 2014B; risk: all)")
-    p.add_argument("--boot", type=int, default=1000, help="risk: bootstrap resamples for the intervals")
-    p.add_argument("--cv", help="one manifest (emotion) or folder (fluency): speaker-grouped folds")
-    p.add_argument("--train", help="a corpus; risk: a folder with OULAD's CSV tables")
-    p.add_argument("--test", help="a corpus; risk: a folder with OULAD's CSV tables")
-    _corpus_arguments(p)
-    p.set_defaults(func=_evaluate)
+    add_model_commands(sub)
     return parser
-
-
-def _corpus_arguments(p) -> None:
-    p.add_argument("--file-col", default="file")
-    p.add_argument("--speaker-col", default="speaker")
-    p.add_argument("--label-col", default="emotion")
-    p.add_argument("--audio-only", action="store_true", help="fluency: leave out the prompt-text features")
-    p.add_argument("--ssl-model", help="also use pooled embeddings of this self-supervised model")
-    p.add_argument("--no-speaker-standardise", action="store_true",
-                   help="emotion: do not standardise features per speaker")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from outputs.tables import read_partition
 from tests.browser import chromium_path, open_report
 
 pytestmark = pytest.mark.slow
-DEMO_LEARNERS = 150  # the demo's code path on fewer learners, to keep the suite short
+DEMO_LEARNERS = 250  # the demo's code path on half its learners (enough for a promoted risk model), to keep the suite short
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,7 @@ def test_every_section_has_a_plot_and_opens_with_its_insights_headline(demo, bro
         row = heads.loc[key]
         assert (seen["insight_id"], seen["number"], seen["text"]) == (row["insight_id"], row["number"], row["statement"])
     assert "no learner attributes" not in sections["fairness"]["text"]  # the demo gives attributes
+    assert sections["risk"]["plots"] == 3  # distribution, calibration of the promoted model, statuses
 
 
 def test_the_demo_prints_where_the_report_is_and_its_top_findings(demo):
@@ -96,3 +97,46 @@ def test_artifacts_are_read_back_through_the_prefect_api(demo):
     model = demo["manifest"]["models"]["risk_model"]
     assert risk and (risk[0]["model"] == "none promoted" if model["status"] != "used"
                      else model["version"] in risk[0]["model"])
+
+
+def _mentions(root: Path, user_id: str) -> list[str]:
+    """Every file under ``root`` that names ``user_id`` (Parquet: any text value)."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    token = f"(^|[^A-Za-z0-9_.-]){re.escape(user_id)}($|[^A-Za-z0-9_.-])"
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            if any(pc.any(pc.match_substring_regex(c, token)).as_py() for c in table.columns
+                   if pa.types.is_string(c.type)):
+                found.append(str(path))
+        elif re.search(token.encode(), path.read_bytes()):
+            found.append(str(path))
+    return found
+
+
+def test_purge_erases_a_learner_from_every_output_and_the_reports(demo, capsys):
+    """Runs last: it changes the demo's outputs."""
+    from prefect.client.orchestration import get_client
+
+    learners = read_partition(demo["root"], "learners", demo["run_date"]).to_pandas()
+    user = learners.sort_values("risk_probability", ascending=False)["user_id"].iloc[0]  # in the report's table
+    before = _mentions(demo["root"], user)
+    assert any("/report/" in p for p in before) and any("/_cache/" in p for p in before) \
+        and any("/events/" in p for p in before), before
+    assert main(["purge", "--config", str(demo["config"]), "--learner", user]) == 0
+    assert "reports rebuilt 1" in capsys.readouterr().out
+    assert _mentions(demo["root"], user) == []
+    insights = read_partition(demo["root"], "insights", demo["run_date"]).to_pandas()
+    assert insights.loc[insights["section"] == "risk", "statement"].iloc[0].startswith(
+        f"{(learners['risk_band'] == 'high').sum() - 1} learners")  # the rebuilt report counts without them
+    manifest = json.loads((demo["root"] / "manifest" / f"run_date={demo['run_date']}" / "manifest.json").read_text())
+    assert manifest["purges"][0]["rows_removed"]["learners"] == 1
+    with get_client(sync_client=True) as client:
+        texts = [str(a.data) for a in client.read_artifacts()] + [log.message for log in client.read_logs()]
+    assert texts and not [t for t in texts if user in t]
