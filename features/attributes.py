@@ -17,6 +17,7 @@ import pandas as pd
 from features.errors import EngageError
 
 MAX_LINES_SHOWN = 20
+TRUE_VALUES = ("true", "yes", "y", "1")
 
 
 class AttributesError(EngageError):
@@ -90,3 +91,13 @@ def read_attributes(path: str | Path, options: AttributeOptions = AttributeOptio
         table=kept[["user_id"] + [c for c in kept.columns if c != "user_id"]], rows=len(table),
         rejected_by_reason={k: len(v) for k, v in rejected.items() if v},
         rejected_lines={k: v[:MAX_LINES_SHOWN] for k, v in rejected.items() if v})
+
+
+def learners_with(table: pd.DataFrame, column: str, source: str = "learner attributes") -> set[str]:
+    """Return the learners whose ``column`` is true (``true``, ``yes``, ``y`` or ``1``, any case).
+
+    Raises ``AttributesError`` naming ``source`` and the column when the table lacks it."""
+    if column not in table.columns:
+        raise AttributesError(f"{source}: no attribute column {column!r} (columns: {', '.join(table.columns)})")
+    values = table[column].astype("string").str.strip().str.lower()
+    return set(table.loc[values.isin(TRUE_VALUES).fillna(False), "user_id"])

@@ -159,6 +159,9 @@ def load_run_config(path: str | Path) -> EngageConfig:
     from features.nudges.rules import load_rules
 
     config = load_config(path)
+    if config.nudges.opt_out_attribute and not config.inputs.attributes:
+        raise ConfigError(f"{path}: nudges.opt_out_attribute: names a learner attribute, but inputs.attributes "
+                          f"gives no attributes file (got {config.nudges.opt_out_attribute!r})")
     load_curriculum(config.inputs.curriculum)
     if config.nudges.rules:
         load_rules(config.nudges.rules, set(FEATURES))

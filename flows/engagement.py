@@ -139,14 +139,14 @@ def scoring_stage(phase_activity: str, timeline: str, responses: str, config: En
 
 
 @flow(name="engage-nudges", flow_run_name="nudges")
-def nudge_stage(learners: dict, responses: str, features: dict, scores: dict, config: EngageConfig, as_of: datetime,
-                run_date: date, work: str) -> dict:
+def nudge_stage(learners: dict, responses: str, features: dict, scores: dict, attributes: dict | None,
+                config: EngageConfig, as_of: datetime, run_date: date, work: str) -> dict:
     """Measure the effects of earlier nudges, then plan this run's from the learners table and
     the nudge state of the run before."""
     effects = measure_effects(config.output.root, run_date, learners["timeline"], as_of, config.nudges, work)
     return plan_nudges(scores["tables"]["learners"], features["phase_activity"], scores["tables"]["phase_scores"],
-                       responses, learners["timeline"], effects, config.output.root, run_date, as_of, config.nudges,
-                       work)
+                       responses, learners["timeline"], effects, attributes["path"] if attributes else None,
+                       config.output.root, run_date, as_of, config.nudges, work)
 
 
 @flow(name="engage-publish", flow_run_name="publish")
@@ -209,7 +209,7 @@ def engagement_pipeline(params: RunParameters):
     features = feature_stage(learners, responses, config.inputs.curriculum, as_of, config.activity, work)
     scores = scoring_stage(features["phase_activity"], learners["timeline"], responses, config, emotion_model, as_of,
                            run_date, work)
-    nudges = nudge_stage(learners, responses, features, scores, config, as_of, run_date, work) \
+    nudges = nudge_stage(learners, responses, features, scores, attributes, config, as_of, run_date, work) \
         if config.nudges.rules else None
     manifest = publish_stage(config, key, ingest, learners, attributes, audio, features, scores, nudges, as_of,
                              run_date)

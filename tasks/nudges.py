@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from features.attributes import learners_with
 from features.nudges.effects import EFFECT_SCHEMA, measured_uplift, nudge_effects, returns
 from features.nudges.features import FEATURES, nudge_features
 from features.nudges.options import NudgeOptions
@@ -35,12 +36,13 @@ def measure_effects(root: str, run_date: date, timeline_path: str, as_of: dateti
 
 @task(cache_policy=NO_CACHE)
 def plan_nudges(learners_path: str, phase_activity_path: str, phase_scores_path: str, responses_path: str,
-                timeline_path: str, effects_path: str, root: str, run_date: date, as_of: datetime,
-                options: NudgeOptions, work_dir: str) -> dict:
+                timeline_path: str, effects_path: str, attributes_path: str | None, root: str, run_date: date,
+                as_of: datetime, options: NudgeOptions, work_dir: str) -> dict:
     """Write ``nudges`` (ranked with the uplift measured in ``effects_path``),
     ``nudge_assignments``, ``nudge_state`` and ``nudges.jsonl``; return their paths and the
     counts for the manifest. The state starts from the latest published run date strictly
-    before ``run_date``."""
+    before ``run_date``; learners opt out by event, or by ``options.opt_out_attribute`` in
+    ``attributes_path``."""
     rules = load_rules(options.rules, set(FEATURES))
     features = nudge_features(pq.read_table(learners_path).to_pandas(), pq.read_table(phase_activity_path).to_pandas(),
                               pq.read_table(phase_scores_path).to_pandas(),
@@ -50,6 +52,8 @@ def plan_nudges(learners_path: str, phase_activity_path: str, phase_scores_path:
     state = read_state(pq.read_table(before)) if before else empty_state()
     timeline = pq.read_table(timeline_path, columns=["user_id", "event_type", "extra", "ts", "utc_offset_min"])
     opens, opted_out = nudge_events(timeline, options)
+    if options.opt_out_attribute:
+        opted_out = opted_out | learners_with(pq.read_table(attributes_path).to_pandas(), options.opt_out_attribute)
     effects = pq.read_table(effects_path).to_pandas()
     result = nudge_run(features, rules, state, opens, opted_out, utc_offsets(timeline), run_date, as_of, options,
                        measured_uplift(effects))

@@ -18,7 +18,8 @@ class NudgeOptions:
     event naming its type) within ``ignore_after_hours`` counts as ignored; after
     ``suppress_after_ignored`` ignored in a row the type is suppressed for that learner until one
     is opened. A learner with an event of ``opt_out_event_types`` (and no later one of
-    ``opt_in_event_types``) gets none. Nothing is sent between ``quiet_start_hour`` and
+    ``opt_in_event_types``) gets none, as does one whose learner attribute ``opt_out_attribute``
+    (``inputs.attributes``) is true (``true``, ``yes``, ``y`` or ``1``). Nothing is sent between ``quiet_start_hour`` and
     ``quiet_end_hour`` local time (``send_after`` moves to the end of the quiet hours; UTC when
     the learner's offset is unknown). ``holdout_share`` of learners, chosen by a salted hash of
     the learner id, get none and are the comparison group.
@@ -33,6 +34,7 @@ class NudgeOptions:
     suppress_after_ignored: Annotated[int, Ge(1)] = 3
     opt_out_event_types: tuple[str, ...] = ("nudge_opt_out",)
     opt_in_event_types: tuple[str, ...] = ("nudge_opt_in",)
+    opt_out_attribute: str | None = None  # a learner attribute column; None: opt-outs come from events only
     quiet_start_hour: Annotated[int, Ge(0), Le(23)] = 21
     quiet_end_hour: Annotated[int, Ge(0), Le(23)] = 8
     holdout_share: Annotated[float, Ge(0), Lt(1)] = 0.1

@@ -19,7 +19,7 @@ DEMO_NUDGES = Path(__file__).with_name("demo_nudges.yaml")
 # 20 weeks with sign-ups spread over 14 of them: the same ~5,200 answers as 500 learners over
 # 12 weeks, and enough weeks of history to train and evaluate the dropout-risk model in time order.
 DEMO_WEEKS, DEMO_SIGNUP_SPREAD_DAYS = 20, 98
-SIMULATION_LAYOUT = "attributes"  # bumped when the simulator writes something new: the demo simulates again
+SIMULATION_LAYOUT = "attributes-2"  # bumped when the simulator writes something new: the demo simulates again
 
 
 @contextlib.contextmanager

@@ -11,12 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from features.curriculum import load_curriculum
 from features.parallel import process_imap
 from features.simulation.platform import SimulationConfig, simulate, truth_tables
 from features.simulation.speech import render_clip
 
 DEMO_CURRICULUM = Path(__file__).with_name("demo_curriculum.yaml")
+OPT_OUT_SHARE = 0.04  # learners whose attributes say they want no nudges
 
 
 def bucket_client(project: str | None = None):
@@ -66,7 +69,9 @@ def simulate_platform(out: str | Path, learners: int = 500, seed: int = 7, weeks
         (out / "telemetry" / name).write_bytes(data)
         if client:
             upload_bytes(client, f"gs://{bucket}/telemetry/{name}", data, "application/gzip")
-    attributes = platform.learners[["user_id", "age_band", "gender", "first_language"]].to_csv(index=False).encode()
+    opted_out = np.random.default_rng([seed, 77]).random(len(platform.learners)) < OPT_OUT_SHARE
+    attributes = (platform.learners[["user_id", "age_band", "gender", "first_language"]]
+                  .assign(nudges_opt_out=np.where(opted_out, "yes", "no")).to_csv(index=False).encode())
     (out / "attributes").mkdir(exist_ok=True)
     (out / "attributes" / "learners.csv").write_bytes(attributes)
     if client:

@@ -60,3 +60,12 @@ def test_unknown_format_and_unreadable_file(tmp_path):
     (tmp_path / "b.parquet").write_bytes(b"not parquet")
     with pytest.raises(AttributesError, match="b.parquet: cannot read"):
         read_attributes(tmp_path / "b.parquet")
+
+
+def test_learners_flagged_by_an_attribute_and_a_missing_column_named():
+    from features.attributes import learners_with
+
+    table = pd.DataFrame({"user_id": ["a", "b", "c", "d", "e"], "opt_out": ["yes", "No", " TRUE", None, "1"]})
+    assert learners_with(table, "opt_out") == {"a", "c", "e"}
+    with pytest.raises(AttributesError, match="no attribute column 'nudges_off'"):
+        learners_with(table, "nudges_off")

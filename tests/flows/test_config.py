@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from audio.fetch import FetchPolicy
 from features.ingest import IngestOptions
@@ -70,3 +71,14 @@ def test_a_bad_nudge_rule_stops_the_run_before_it_starts(tmp_path, capsys):
     assert main(["run", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "rule 'comeback-at-risk'" in err and "idle_days" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_opt_out_attribute_needs_an_attributes_file(tmp_path, capsys):
+    from flows.cli import main
+    from features.simulation.publish import DEMO_CURRICULUM
+
+    path = tmp_path / "engage.yaml"
+    path.write_text(yaml.safe_dump({"inputs": {"telemetry": ["x.ndjson"], "curriculum": str(DEMO_CURRICULUM)},
+                                    "output": {"root": "out"}, "nudges": {"opt_out_attribute": "nudges_off"}}))
+    assert main(["run", "--config", str(path)]) == 2
+    assert "nudges.opt_out_attribute" in capsys.readouterr().err

@@ -99,6 +99,16 @@ def test_artifacts_are_read_back_through_the_prefect_api(demo):
                      else model["version"] in risk[0]["model"])
 
 
+def test_learners_whose_attributes_opt_out_get_no_nudges(demo):
+    attributes = read_partition(demo["root"], "learner_attributes", demo["run_date"]).to_pandas()
+    opted_out = set(attributes.loc[attributes["nudges_opt_out"] == "yes", "user_id"])
+    learners = set(read_partition(demo["root"], "learners", demo["run_date"])["user_id"].to_pylist())
+    assert opted_out & learners
+    for table in ("nudges", "nudge_assignments"):
+        assert not opted_out & set(read_partition(demo["root"], table, demo["run_date"])["user_id"].to_pylist())
+    assert demo["manifest"]["counts"]["nudges"]["nudges"] > 0
+
+
 def _mentions(root: Path, user_id: str) -> list[str]:
     """Every file under ``root`` that names ``user_id`` (Parquet: any text value)."""
     import re
