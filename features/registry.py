@@ -39,6 +39,21 @@ class Entry:
         return self.folder / name
 
 
+PROMOTIONS = "promotions.jsonl"
+
+
+def data_through(metadata: dict) -> datetime | None:
+    """Return the time of the latest data a saved artefact saw: its ``data_through``, else the
+    end of its ``data_window`` (a date means the whole day, UTC); None when it records neither."""
+    text = metadata.get("data_through") or (metadata.get("data_window") or {}).get("last")
+    if not text:
+        return None
+    when = datetime.fromisoformat(str(text))
+    if len(str(text)) == 10:
+        when = when.replace(hour=23, minute=59, second=59)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 class Registry:
     """A registry folder (created on first save)."""
 
@@ -77,6 +92,8 @@ class Registry:
         tmp = self.root / kind / f".current.{os.getpid()}"
         tmp.write_text(version + "\n")
         os.replace(tmp, self.root / kind / "current")
+        with open(self.root / kind / PROMOTIONS, "a") as log:  # who was current when: for backfills
+            log.write(json.dumps({"version": version, "at": datetime.now(timezone.utc).isoformat()}) + "\n")
 
     def current(self, kind: str) -> Entry | None:
         """Return the promoted version of ``kind``, or None when none was promoted."""
@@ -84,6 +101,22 @@ class Registry:
         if not pointer.is_file():
             return None
         return self.load(kind, pointer.read_text().strip())
+
+    def current_at(self, kind: str, as_of: datetime) -> Entry | None:
+        """Return the version a run as of ``as_of`` uses: the most recently promoted one whose
+        data ends by ``as_of`` (``data_through``), so a backfill never uses a model fitted on
+        data after its day; None when no promoted version qualifies. Without a promotion log
+        (registries written before it existed), ``current`` when it qualifies."""
+        log = self.root / kind / PROMOTIONS
+        promoted = [json.loads(line)["version"] for line in log.read_text().splitlines()] if log.is_file() else []
+        pointer = self.current(kind)
+        candidates = list(dict.fromkeys(reversed(promoted))) or ([pointer.version] if pointer else [])
+        for version in candidates:
+            entry = self.load(kind, version)
+            through = data_through(entry.metadata)
+            if through is None or through <= as_of:
+                return entry
+        return None
 
     def load(self, kind: str, version: str) -> Entry:
         """Return one saved version; raises ``RegistryError`` when it is missing or broken."""

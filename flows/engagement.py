@@ -127,7 +127,7 @@ def scoring_stage(phase_activity: str, timeline: str, responses: str, config: En
                   as_of: datetime, run_date: date, work: str) -> dict:
     """Score every learner x phase, group the learners and add their dropout risk."""
     metrics = metrics_for_scoring(phase_activity, work)
-    reference = scoring_reference(metrics, phase_activity, config.registry_root, work)
+    reference = scoring_reference(metrics, phase_activity, config.registry_root, as_of, work)
     scores = score_phases(metrics, reference, config.scoring, config.heads.fluency, emotion_model, work)
     groups = group_learners(phase_activity, scores, config.registry_root, run_date, config.groups, work)
     learners = learners_table_file(phase_activity, scores, groups["assignment"], work)

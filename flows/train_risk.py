@@ -35,7 +35,7 @@ def train_risk(params: TrainRiskParameters) -> dict:
     timeline = cut_sessions(place_in_curriculum(selected["path"], config.inputs.curriculum, work), config.sessions, work)
     frame = risk_training_frame(timeline, history["responses"], history["phase_activity"], config.inputs.curriculum,
                                 config.registry_root, as_of, config.risk, config.activity, config.scoring, work)
-    result = train_and_register(frame, config.risk, config.registry_root)
+    result = train_and_register(frame, config.risk, config.registry_root, as_of)
     close_workspace(work)
     return result
 

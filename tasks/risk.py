@@ -34,22 +34,24 @@ def risk_training_frame(timeline_path: str, responses_path: str, phase_activity_
     """Write the labelled snapshots with their features; return the path. Phase scores use the
     registry's current scoring reference (one fitted on the published phase activity when there
     is none)."""
-    reference = reference_or_fitted(Registry(registry_root), metrics_table(pq.read_table(phase_activity_path)).to_pandas())
+    reference = reference_or_fitted(Registry(registry_root), metrics_table(pq.read_table(phase_activity_path)).to_pandas(),
+                                    as_of)
     frame = training_frame(pq.read_table(timeline_path), pq.read_table(responses_path), load_curriculum(curriculum_path),
                            reference, as_of, options, rules, scoring)
     return write_parquet(pa.Table.from_pandas(frame, preserve_index=False), Path(work_dir) / "risk-training.parquet")
 
 
 @task(cache_policy=NO_CACHE)
-def train_and_register(frame_path: str, options: RiskOptions, registry_root: str) -> dict:
-    """Train, evaluate and save the model; promote it only when it passes its gates. Return the
-    registry version, whether it was promoted, and the report.
+def train_and_register(frame_path: str, options: RiskOptions, registry_root: str, as_of: datetime) -> dict:
+    """Train, evaluate and save the model (trained on data through ``as_of``); promote it only
+    when it passes its gates. Return the registry version, whether it was promoted, and the
+    report.
 
     Raises ``RiskDataError`` when the snapshots hold too few positives to train on."""
     frame = pq.read_table(frame_path).to_pandas()
     model, report = train_risk_model(frame, list(FEATURES), options)
     window = {"first": str(frame["snapshot"].min()), "last": str(frame["snapshot"].max()), "rows": len(frame)}
-    entry = save_model(Registry(registry_root), model, window)
+    entry = save_model(Registry(registry_root), model, window, as_of.isoformat())
     if not entry.metadata["promoted"]:
         _warn(f"risk model {entry.version} saved but not promoted: evaluation AUC {report['evaluation']['auc']:.3f} "
               f"(gate {options.min_auc}), spread {report['auc_spread']:.3f} (gate {options.max_spread})")
@@ -64,7 +66,7 @@ def score_risk(timeline_path: str, responses_path: str, phase_scores_path: str, 
     """Add the risk columns to the ``learners`` table with the registry's current model; return
     its path and what the manifest records. Without a usable model the columns are null with a
     status, a warning is logged, and the run goes on."""
-    model, version, status, detail = current_model(Registry(registry_root))
+    model, version, status, detail = current_model(Registry(registry_root), as_of)
     learners = pq.read_table(learners_path).to_pandas()
     frame = None
     if model is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -37,11 +37,12 @@ def metrics_for_scoring(phase_activity_path: str, work_dir: str) -> str:
 
 
 @task(cache_policy=NO_CACHE)
-def scoring_reference(metrics_path: str, phase_activity_path: str, registry_root: str, work_dir: str) -> dict:
-    """Return the reference this run scores with (path and what the manifest records): the
-    registry's current one, or one fitted on this run and saved as a candidate."""
+def scoring_reference(metrics_path: str, phase_activity_path: str, registry_root: str, as_of: datetime,
+                      work_dir: str) -> dict:
+    """Return the reference this run scores with (path and what the manifest records): the one
+    current at ``as_of``, or one fitted on this run and saved as a candidate."""
     reference, info = reference_for_run(pq.read_table(metrics_path).to_pandas(), Registry(registry_root),
-                                        _window(pq.read_table(phase_activity_path)))
+                                        _window(pq.read_table(phase_activity_path)), as_of)
     path = write_parquet(pa.Table.from_pandas(reference, preserve_index=False), Path(work_dir) / "reference.parquet")
     return {**info, "path": path}
 

@@ -3,6 +3,8 @@ status saying why there is none."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 
@@ -14,17 +16,23 @@ RISK_COLUMNS = ("risk_probability", "risk_horizon_days", "risk_band", "risk_driv
                 "risk_model_version")
 
 
-def current_model(registry) -> tuple[RiskModel | None, str | None, RiskStatus | None, str | None]:
-    """Return (the promoted risk model, its version, a status when it cannot be used, why).
+def current_model(registry, as_of: datetime | None = None) -> tuple[RiskModel | None, str | None, RiskStatus | None,
+                                                                   str | None]:
+    """Return (the promoted risk model, its version, a status when it cannot be used, why); with
+    ``as_of``, the model a run as of then uses (``Registry.current_at``: trained on data up to
+    ``as_of``, so a backfill uses the model of its day).
 
-    ``no_model`` when none was promoted; ``model_unusable`` when the registry entry or its model
-    file cannot be read, or it is not an engage risk model of this format."""
+    ``no_model`` when none was promoted (or none saw only data up to ``as_of``);
+    ``model_unusable`` when the registry entry or its model file cannot be read, or it is not an
+    engage risk model of this format."""
     try:
-        entry = registry.current(RISK_KIND)
+        entry = registry.current_at(RISK_KIND, as_of) if as_of else registry.current(RISK_KIND)
     except RegistryError as exc:
         return None, None, RiskStatus.MODEL_UNUSABLE, str(exc)
     if entry is None:
-        return None, None, RiskStatus.NO_MODEL, "no promoted risk model (run engage train-risk)"
+        newer = as_of is not None and registry.current(RISK_KIND) is not None
+        return None, None, RiskStatus.NO_MODEL, (f"no promoted risk model trained on data up to {as_of.isoformat()}"
+                                                 if newer else "no promoted risk model (run engage train-risk)")
     try:
         return read_model(entry.path("model.joblib")), entry.version, None, None
     except RiskModelError as exc:

@@ -276,12 +276,14 @@ def read_model(path) -> RiskModel:
     return model
 
 
-def save_model(registry, model: RiskModel, data_window: dict):
+def save_model(registry, model: RiskModel, data_window: dict, data_through: str | None = None):
     """Save the model with its report as metadata in the registry, promoted to ``current`` only
-    when it passed its quality gates; return the registry entry (``metadata["promoted"]``)."""
+    when it passed its quality gates; return the registry entry (``metadata["promoted"]``).
+    ``data_through``: the as_of of the history it was trained on (labels look that far)."""
     report = model.metrics
     passed = bool(report["gates"]["passed"])
     return registry.save(RISK_KIND, {"model.joblib": model_bytes(model)},
                          {"metrics": report, "features": model.features, "horizon_days": model.horizon_days,
-                          "label_source": model.label_source, "data_window": data_window, "promoted": passed},
+                          "label_source": model.label_source, "data_window": data_window, "promoted": passed,
+                          "data_through": data_through},
                          promote=passed)

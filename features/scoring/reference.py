@@ -99,29 +99,30 @@ def read_reference(data: bytes | str) -> pd.DataFrame:
 REFERENCE_KIND = "scoring-reference"
 
 
-def current_reference(registry):
-    """Return the registry's ``current`` reference entry when it was fitted for this score
-    definition, else None."""
+def current_reference(registry, as_of=None):
+    """Return the registry's ``current`` reference entry (with ``as_of``: the one a run as of
+    then uses, ``Registry.current_at``) when it was fitted for this score definition, else None."""
     from features.scoring.components import SCORE_DEFINITION
 
-    current = registry.current(REFERENCE_KIND)
+    current = registry.current_at(REFERENCE_KIND, as_of) if as_of else registry.current(REFERENCE_KIND)
     return current if current and current.metadata.get("score_definition") == SCORE_DEFINITION else None
 
 
-def reference_or_fitted(registry, metrics: pd.DataFrame) -> pd.DataFrame:
+def reference_or_fitted(registry, metrics: pd.DataFrame, as_of=None) -> pd.DataFrame:
     """Return the current reference (``current_reference``), else one fitted on ``metrics`` and
     not saved (for work that reads scores but publishes none, like training the risk model)."""
-    current = current_reference(registry)
+    current = current_reference(registry, as_of)
     return read_reference(str(current.path("reference.parquet"))) if current else fit_reference(metrics)
 
 
-def reference_for_run(metrics: pd.DataFrame, registry, data_window: dict) -> tuple[pd.DataFrame, dict]:
-    """Return (the reference a run scores with, what the manifest records of it).
+def reference_for_run(metrics: pd.DataFrame, registry, data_window: dict, as_of=None) -> tuple[pd.DataFrame, dict]:
+    """Return (the reference a run as of ``as_of`` scores with, what the manifest records of it).
 
-    The registry's ``current`` reference when it was fitted for this score definition; else one
-    fitted on ``metrics``, saved as a candidate (not promoted) and used for this run only.
+    The registry's ``current`` reference (the one current at ``as_of``) when it was fitted for
+    this score definition; else one fitted on ``metrics``, saved as a candidate (not promoted)
+    and used for this run only.
     """
-    usable = current_reference(registry)
+    usable = current_reference(registry, as_of)
     if usable:
         return read_reference(str(usable.path("reference.parquet"))), {
             "version": usable.version, "source": "current", "data_window": usable.metadata.get("data_window")}

@@ -5,7 +5,7 @@ and the daily run keeps the previous one."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 import yaml
@@ -66,3 +66,17 @@ def test_no_model_then_train_then_scored_and_a_failed_gate_keeps_the_current_mod
     assert len(registry.versions(RISK_KIND)) == 2 and registry.current(RISK_KIND).version == promoted.version
     third = engagement_pipeline(RunParameters(config_file=config))
     assert third["models"]["risk_model"]["version"] == promoted.version
+
+    # A backfill three weeks back: later events are left out and counted, the model (trained on
+    # data through the latest run) is not used, and only that day's partitions are written.
+    out = tmp_path / "out"
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*/run_date=*/*")}
+    as_of = datetime.fromisoformat(first["as_of"]) - timedelta(days=21)
+    back = engagement_pipeline(RunParameters(config_file=config, as_of=as_of))
+    assert back["run_date"] == as_of.date().isoformat() != first["run_date"]
+    later = sum(ts > as_of for ts in read_partition(out, "events", run_date)["ts"].to_pylist())
+    assert back["counts"]["select"]["filtered_by_reason"]["after_as_of"] == later > 0
+    assert back["models"]["risk_model"]["status"] == "no_model" and "up to" in back["models"]["risk_model"]["detail"]
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before} == before
+    assert {p.parent.parent.name for p in out.glob(f"*/run_date={back['run_date']}/*")} >= {
+        "events", "learners", "phase_scores", "insights", "report", "manifest"}
