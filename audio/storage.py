@@ -12,6 +12,7 @@ import glob
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,19 @@ def parse_gs_uri(uri: str) -> GsUri:
     if not bucket:
         raise ValueError(f"gs:// URI without a bucket: {uri!r}")
     return GsUri(bucket, key)
+
+
+_CREDENTIALS = re.compile(r"^gs://[^/@]*@|\?[^/]*=.*$")
+
+
+def without_credentials(uri: str) -> tuple[str, bool]:
+    """Return a ``gs://`` URI without credentials (``user:secret@`` before the bucket, a
+    ``?name=value`` query: storage access goes through the client's own credentials, never a
+    URI) and whether any were there. A ``?`` with no ``=`` after it is a glob, and is kept."""
+    if not uri.startswith("gs://"):
+        return uri, False
+    clean = _CREDENTIALS.sub(lambda m: "gs://" if m.group(0).startswith("gs://") else "", uri)
+    return clean, clean != uri
 
 
 def storage_client(project: str | None = None):

@@ -8,6 +8,7 @@ defaults live once, beside its code. Relative paths resolve against the config f
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from audio.decode import AudioLimits
 from audio.emotion import EmotionOptions
 from audio.fetch import FetchPolicy
+from audio.storage import without_credentials
 from features.activity import ActivityRules
 from features.attributes import AttributeOptions
 from features.errors import EngageError
@@ -172,14 +174,21 @@ def load_run_config(path: str | Path) -> EngageConfig:
 
 
 def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
+    stripped = []
+
     def resolve(p: str | None) -> str | None:
-        if p is None or p.startswith("gs://") or Path(p).is_absolute():
+        if p is None or Path(p).is_absolute():
             return p
+        if p.startswith("gs://"):
+            clean, had = without_credentials(p)
+            if had:
+                stripped.append(clean)
+            return clean
         return str(base / p)
 
     model = config.emotion.model
     fetch = config.audio.fetch
-    return config.model_copy(update={
+    resolved = config.model_copy(update={
         "inputs": config.inputs.model_copy(update={
             "telemetry": [resolve(s) for s in config.inputs.telemetry],
             "curriculum": resolve(config.inputs.curriculum), "attributes": resolve(config.inputs.attributes)}),
@@ -195,3 +204,8 @@ def _resolve_paths(config: EngageConfig, base: Path) -> EngageConfig:
         # A model name is a local folder when one exists there, else a hub id.
         "emotion": dataclasses.replace(config.emotion, model=resolve(model) if model and (base / model).exists() else model),
     })
+    if stripped:  # the credentials themselves are never repeated, here or anywhere
+        logging.getLogger("engage.config").warning(
+            "credentials in gs:// URIs are ignored (engage uses the storage client's own credentials): %s",
+            ", ".join(stripped))
+    return resolved
