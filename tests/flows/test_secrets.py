@@ -36,7 +36,7 @@ def found_in(root, secrets) -> list[tuple[str, str]]:
     return hits
 
 
-def test_planted_secrets_appear_in_no_output(tmp_path, prefect_harness, small_platform, monkeypatch, capsys):
+def test_planted_secrets_appear_in_no_output(tmp_path, prefect_harness, small_platform, monkeypatch, capsys, caplog):
     from prefect.client.orchestration import get_client
 
     key = tmp_path / "service-account.json"
@@ -55,10 +55,11 @@ def test_planted_secrets_appear_in_no_output(tmp_path, prefect_harness, small_pl
 
     assert main(["run", "--config", str(tmp_path / "engage.yaml")]) == 0
     printed = capsys.readouterr()
+    logged = printed.out + printed.err + caplog.text
     manifest = json.loads(next((tmp_path / "out" / "manifest").rglob("manifest.json")).read_text())
     assert manifest["counts"]["ingest"]["events"] > 0 and manifest["counts"]["attributes"]["kept"] == 40
-    assert re.search(r"credentials in gs:// URIs are ignored", printed.err)
-    assert not [s for s in SECRETS if s in printed.out + printed.err]
+    assert re.search(r"credentials in gs:// URIs are ignored", logged)
+    assert not [s for s in SECRETS if s in logged]
     assert found_in(tmp_path / "out", SECRETS) == []
     with get_client(sync_client=True) as client:
         texts = ([str(a.data) for a in client.read_artifacts()] + [log.message for log in client.read_logs()]
