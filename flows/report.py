@@ -9,7 +9,7 @@ from flows.config import EngageConfig, load_config
 from outputs.manifest import read_manifest
 from outputs.report.build import build_report, publish_report, write_report_files
 from outputs.report.load import run_facts
-from outputs.tables import NoPartition, run_dates
+from outputs.tables import latest_partition
 
 
 def rebuild_report(config_file: str, run_date: date | None = None) -> dict:
@@ -22,11 +22,8 @@ def rebuild_report(config_file: str, run_date: date | None = None) -> dict:
     has no manifest."""
     config = load_config(config_file)
     root = config.output.root
-    if run_date is None:
-        dates = run_dates(root, "manifest")
-        if not dates:
-            raise NoPartition(f"{root}: no run published yet (run the pipeline first)")
-        run_date = dates[-1]
+    if run_date is None:  # the latest run's manifest partition (NoPartition when none)
+        run_date = date.fromisoformat(latest_partition(root, "manifest").name.split("=", 1)[1])
     manifest = read_manifest(root, run_date)
     fairness = EngageConfig.model_validate(manifest["config"]).fairness
     report = build_report(root, config.registry_root, run_facts(manifest), fairness)

@@ -14,10 +14,11 @@ def nudges_section(t: RunTables) -> Section:
         return Section("nudges", "Nudges", [Finding("nudges_planned", "0 nudges were planned: no nudge rules are "
                                                     "configured (nudges.rules).", 0.0, "nudges")])
     nudges, assignments = t.nudges, t.nudge_assignments
-    held = assignments[assignments["arm"] == "held_out"] if assignments is not None else assignments
-    held_learners = held["user_id"].nunique() if held is not None else 0
+    held = assignments[assignments["arm"] == "held_out"] if assignments is not None else pd.DataFrame(
+        columns=["user_id"])
+    held_learners = held["user_id"].nunique()
     findings = [Finding("nudges_planned", f"{len(nudges)} nudges are planned for {nudges['user_id'].nunique()} "
-                        f"learners; {len(held) if held is not None else 0} more were held back from {held_learners} "
+                        f"learners; {len(held)} more were held back from {held_learners} "
                         f"learners in the holdout to measure whether nudges work.", float(len(nudges)), "nudges")]
     charts = []
     if len(nudges):

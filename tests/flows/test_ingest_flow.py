@@ -104,7 +104,7 @@ def test_bad_telemetry_at_volume_is_all_quarantined_and_fails_the_run_after_writ
                                                                                                  prefect_harness,
                                                                                                  capsys):
     from flows.cli import main
-    from outputs.tables import TABLES
+    from outputs.tables import TABLES, partition_dir
 
     rng = random.Random(12)
     good = [json.dumps({"event_id": f"g{i}", "event_type": rng.choice(["app_open", "session_start"]),
@@ -139,8 +139,7 @@ def test_bad_telemetry_at_volume_is_all_quarantined_and_fails_the_run_after_writ
     assert ingest["input_records"] == 110_000 and ingest["events"] == 100_000 and ingest["quarantined"] == 10_000
     assert ingest["quarantined_by_reason"] == planted and manifest["accounting_problems"] == []
     run_date = date.fromisoformat(manifest["run_date"])
-    for table in TABLES:
-        assert read_partition(tmp_path / "out", table, run_date).num_rows >= 0  # every table written
+    assert {t for t in TABLES if partition_dir(tmp_path / "out", t, run_date).is_dir()} == set(TABLES)
     quarantine = read_partition(tmp_path / "out", "quarantine", run_date).to_pandas()
     assert quarantine["raw"].notna().all() and quarantine["source_line"].notna().all()
     assert sorted(read_partition(tmp_path / "out", "events", run_date)["event_id"].to_pylist()) == \
