@@ -1,10 +1,17 @@
-"""The one process pool: CPU-bound work over worker processes, one native thread each."""
+"""The one process pool: CPU-bound work over worker processes, one native thread each.
+
+A pool is started once per worker count and kept for the life of the process: a run's audio
+batches (and the next run's, in a long-lived process) reuse its warm workers, whose imports and
+compiled code (librosa's numba kernels) a fresh pool would pay for again on every batch.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -38,9 +45,27 @@ def process_imap(fn: Callable[..., R], *iterables: Iterable, workers: int | None
     if not columns or len(columns[0]) < min_items or workers == 1:
         yield from (fn(*args) for args in zip(*columns))
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=one_native_thread) as pool:
+    size = workers or os.cpu_count() or 1
+    pool = _pool(size)
+    try:
         yield from pool.map(fn, *columns, chunksize=chunksize)
+    except BrokenProcessPool:  # a worker died (killed, out of memory): the next call starts afresh
+        with _LOCK:
+            if _POOLS.get(size) is pool:
+                del _POOLS[size]
+        raise
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    with _LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=one_native_thread)
+        return _POOLS[workers]
 
 
 def process_map(fn: Callable[..., R], *iterables: Iterable, workers: int | None = None,

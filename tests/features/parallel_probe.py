@@ -8,3 +8,12 @@ def blas_threads(_: int) -> list[int]:
     from threadpoolctl import threadpool_info
 
     return [pool["num_threads"] for pool in threadpool_info()]
+
+
+def worker_pid(_: int) -> int:
+    """Return the worker's process id, after a pause long enough for every worker to get items."""
+    import os
+    import time
+
+    time.sleep(0.05)
+    return os.getpid()
