@@ -14,11 +14,12 @@ from typing import Callable
 
 
 class FeatureCache:
-    """SQLite under ``root``; thread-safe."""
+    """SQLite under ``root``; safe across threads, and across processes sharing the folder (a
+    writer waits for another's transaction)."""
 
     def __init__(self, root: str | Path):
         Path(root).mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(Path(root) / "features.sqlite", check_same_thread=False)
+        self._db = sqlite3.connect(Path(root) / "features.sqlite", check_same_thread=False, timeout=120)
         self._lock = threading.Lock()
         self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT, version TEXT, value TEXT, "
                          "PRIMARY KEY (key, version))")

@@ -22,7 +22,7 @@ def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash
     """Return the manifest of a run: its date and ``as_of``, the config and its hash, the code
     version, the input files with their checksums, the counts per stage and the accounting
     identities they break (none, normally), the table partitions written, timings per stage,
-    the work done beyond what caches held, and the models used.
+    the work done beyond what caches held and the cache hits, and the models used.
 
     ``ingest_files``: the staged files (checksums and staged counts); ``audio``: the audio
     stage's results (fetched and analysed batches, emotion), None when audio is off;
@@ -32,8 +32,11 @@ def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash
     if audio:
         emotion = audio["emotion"]["info"]
         work = {"audio_downloaded": sum(f["downloaded"] for f in audio["fetched"]),
+                "audio_cache_hits": sum(f["cache_hits"] for f in audio["fetched"]),
                 "tone_analysed": sum(a["analysed"] for a in audio["analysed"]),
-                "emotion_classified": audio["emotion"]["classified"]}
+                "tone_cache_hits": sum(a["cache_hits"] for a in audio["analysed"]),
+                "emotion_classified": audio["emotion"]["classified"],
+                "emotion_cache_hits": audio["emotion"]["cache_hits"]}
     return {
         "run_date": run_date.isoformat(), "as_of": as_of.isoformat(),
         "config_hash": config_hash, "config": config, "code_version": code_version(),
@@ -44,23 +47,37 @@ def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash
     }
 
 
+def manifest_path(root: str | Path, run_date: date) -> Path:
+    """Return where ``run_date``'s manifest lives: ``<root>/manifest/run_date=<date>/manifest.json``."""
+    return Path(root) / "manifest" / f"run_date={run_date.isoformat()}" / "manifest.json"
+
+
 def write_manifest(root: str | Path, run_date: date, manifest: dict) -> Path:
-    """Write ``manifest`` as ``<root>/manifest/run_date=<date>/manifest.json`` atomically;
-    return its path."""
-    folder = Path(root) / "manifest" / f"run_date={run_date.isoformat()}"
+    """Write ``manifest`` to ``manifest_path`` atomically; return its path."""
+    path = manifest_path(root, run_date)
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "manifest.json"
     tmp = folder / f".manifest.json.{os.getpid()}"
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     os.replace(tmp, path)
     return path
 
 
+def retract_manifest(root: str | Path, run_date: date) -> bool:
+    """Delete the manifest of ``run_date`` before its partitions are replaced, so that a run
+    killed while publishing leaves a date with no manifest (unfinished) rather than an old
+    manifest over new tables; return whether there was one."""
+    path = manifest_path(root, run_date)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
+
+
 def read_manifest(root: str | Path, run_date: date) -> dict:
     """Return the manifest published for ``run_date``.
 
     Raises ``ManifestMissing`` when that run published none."""
-    path = Path(root) / "manifest" / f"run_date={run_date.isoformat()}" / "manifest.json"
+    path = manifest_path(root, run_date)
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:

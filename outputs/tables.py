@@ -42,10 +42,13 @@ def publish_partition(root: str | Path, table: str, run_date: date, files: list[
     ``names``), replacing it atomically.
 
     The files land in a hidden sibling folder first, which is then renamed into place; an old
-    partition is renamed aside first and deleted after. Returns the partition folder.
+    partition is renamed aside first and deleted after. Hidden folders a killed run left for
+    this partition are deleted first. Returns the partition folder.
     """
     final = partition_dir(root, table, run_date)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in final.parent.glob(f".{final.name}.*-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     token = uuid.uuid4().hex[:8]
     staging = final.parent / f".{final.name}.new-{token}"
     staging.mkdir()

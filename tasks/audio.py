@@ -20,7 +20,7 @@ from audio.heads.scoring import score_clips
 from audio.pretrained import ModelUnavailable
 from audio.tone import FEATURES
 from features.audio_features import attach_audio
-from features.statuses import AudioStatus
+from features.statuses import AudioStatus, EmotionStatus
 from outputs.tables import write_parquet
 
 CLIP_SCHEMA = pa.schema(
@@ -48,8 +48,8 @@ def plan_audio_batches(responses_path: str, batch_size: int, work_dir: str) -> l
 @task(cache_policy=NO_CACHE, tags=["audio-io"])
 def fetch_audio_batch(batch_path: str, policy: FetchPolicy, cache_dir: str, cache_max_mb: int,
                       project: str | None) -> dict:
-    """Fetch one batch's audio into the content cache; return the fetched table's path and how
-    many files were downloaded."""
+    """Fetch one batch's audio into the content cache; return the fetched table's path, how
+    many files were downloaded and how many were found in the cache."""
     from audio.storage import storage_client
 
     batch = pq.read_table(batch_path).to_pylist()
@@ -61,13 +61,14 @@ def fetch_audio_batch(batch_path: str, policy: FetchPolicy, cache_dir: str, cach
                                    "fetch_status": r.status.value, "fetch_detail": r.detail,
                                    "local_path": r.path} for r, b in zip(results, batch)])
     path = write_parquet(table, batch_path.replace(".parquet", "-fetched.parquet"))
-    return {"path": path, "downloaded": sum(r.downloaded for r in results)}
+    return {"path": path, "downloaded": sum(r.downloaded for r in results),
+            "cache_hits": sum(r.status == AudioStatus.OK and not r.downloaded for r in results)}
 
 
 @task(cache_policy=NO_CACHE)
 def analyse_audio_batch(fetched_batch: dict, limits: AudioLimits, workers: int | None, cache_dir: str) -> dict:
-    """Decode, judge and extract tone for one fetched batch; return the clips table's path and
-    how many clips were analysed (not found in the cache)."""
+    """Decode, judge and extract tone for one fetched batch; return the clips table's path, how
+    many distinct clips were analysed now and how many were found in the cache."""
     fetched_path = fetched_batch["path"]
     fetched = pq.read_table(fetched_path).to_pylist()
     ok = [r for r in fetched if r["fetch_status"] == AudioStatus.OK]
@@ -81,15 +82,16 @@ def analyse_audio_batch(fetched_batch: dict, limits: AudioLimits, workers: int |
         rows.append({"response_id": r["response_id"], "language": r["language"],
                      "local_path": r["local_path"], **res})
     path = write_parquet(pa.Table.from_pylist(rows, schema=CLIP_SCHEMA), fetched_path.replace("-fetched", "-clips"))
-    return {"path": path, "analysed": analysed}
+    return {"path": path, "analysed": analysed,
+            "cache_hits": len({res["content_key"] for res in results}) - analysed}
 
 
 @task(cache_policy=NO_CACHE)
 def classify_emotion(clip_paths: list[str], options: EmotionOptions, cache_dir: str, work_dir: str) -> dict:
     """Load the emotion model once and classify every analysable clip in a covered language;
-    return the per-response path, what the manifest records of the model, and how many clips
-    were classified now. A model that cannot be loaded leaves the emotion columns null, with
-    status ``unavailable`` and the reason in ``emotion_detail``."""
+    return the per-response path, what the manifest records of the model, and how many distinct
+    clips were classified now and found in the cache. A model that cannot be loaded leaves the
+    emotion columns null, with status ``unavailable`` and the reason in ``emotion_detail``."""
     model, reason = None, None
     if options.model:
         try:
@@ -106,7 +108,9 @@ def classify_emotion(clip_paths: list[str], options: EmotionOptions, cache_dir: 
     info = {"model": options.model, "loaded": model is not None, "unavailable": reason,
             "revision": model.revision if model else None, "device": model.device if model else None,
             "labels": model.labels if model else None}
-    return {"path": write_parquet(table, Path(work_dir) / "emotion.parquet"), "info": info, "classified": classified}
+    wanted = {c["content_key"] for c, r in zip(clips, rows) if r["emotion_status"] == EmotionStatus.OK}
+    return {"path": write_parquet(table, Path(work_dir) / "emotion.parquet"), "info": info, "classified": classified,
+            "cache_hits": len(wanted) - classified}
 
 
 @task(cache_policy=NO_CACHE)

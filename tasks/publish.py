@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from outputs.accounting import ingest_counts, stage_counts
-from outputs.manifest import build_manifest, write_manifest
+from outputs.manifest import build_manifest, retract_manifest, write_manifest
 from outputs.quality import QualityGates, gate_breaches
 from outputs.summary import summary_markdown
 from outputs.tables import publish_partition
@@ -43,7 +43,9 @@ def publish_export(path: str, name: str, root: str, run_date: date) -> str:
 
 @task(cache_policy=NO_CACHE)
 def publish_tables(paths: dict[str, str], root: str, run_date: date) -> dict[str, str]:
-    """Swap each table's file into its run-date partition; return table -> partition folder."""
+    """Swap each table's file into its run-date partition, the run date's manifest retracted
+    first (it is written again last); return table -> partition folder."""
+    retract_manifest(root, run_date)
     return {name: str(publish_partition(root, name, run_date, [path])) for name, path in paths.items()}
 
 
