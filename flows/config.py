@@ -8,6 +8,7 @@ defaults live once, beside its code. Relative paths resolve against the config f
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from features.nudges.options import NudgeOptions
 from features.scoring.components import ScoringOptions
 from features.select import Selection
 from features.sessions import SessionRules
+from flows.runners import RunnerOptions
 from outputs.quality import QualityGates
 
 
@@ -92,6 +94,7 @@ class EngageConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     emotion: EmotionOptions = EmotionOptions()
     heads: HeadsConfig = HeadsConfig()
+    runner: RunnerOptions = RunnerOptions()
 
     @property
     def cache_dir(self) -> str:
@@ -164,6 +167,9 @@ def load_run_config(path: str | Path) -> EngageConfig:
     if config.nudges.opt_out_attribute and not config.inputs.attributes:
         raise ConfigError(f"{path}: nudges.opt_out_attribute: names a learner attribute, but inputs.attributes "
                           f"gives no attributes file (got {config.nudges.opt_out_attribute!r})")
+    if config.runner.on_cluster and importlib.util.find_spec("prefect_dask") is None:
+        raise ConfigError(f"{path}: runner.kind: dask needs prefect-dask, which is not installed "
+                          f"(pip install -e '.[dask]')")
     load_curriculum(config.inputs.curriculum)
     if config.nudges.rules:
         load_rules(config.nudges.rules, set(FEATURES))

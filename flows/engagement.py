@@ -10,7 +10,6 @@ from datetime import date, datetime
 
 from prefect import flow, unmapped
 from prefect.states import Failed
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from audio.emotion import EmotionOptions
 from audio.tone import TONE_VERSION
@@ -20,6 +19,7 @@ from features.ingest import IngestOptions
 from features.select import Selection
 from features.sessions import SessionRules
 from flows.config import AudioConfig, EngageConfig, HeadsConfig, RunParameters, load_run_config
+from flows.runners import stage_runners
 from outputs.provenance import config_hash
 from outputs.tables import ATTRIBUTES_TABLE, NUDGE_TABLES
 from outputs.quality import QualityGateError
@@ -94,15 +94,18 @@ def attributes_stage(uri: str, options: AttributeOptions, project: str | None, w
 
 @flow(name="engage-audio", flow_run_name="audio")
 def audio_stage(responses: str, audio: AudioConfig, emotion: EmotionOptions, heads: HeadsConfig,
-                cache_dir: str, project: str | None, work: str) -> dict:
-    """Fetch, analyse and classify every response's audio; join the results onto responses."""
+                cache_dir: str, project: str | None, work: str, on_cluster: bool = False) -> dict:
+    """Fetch, analyse and classify every response's audio; join the results onto responses.
+
+    In this process, batch k+1 downloads while batch k is analysed on every core; on a cluster
+    (``on_cluster``) every batch is a task of its own, analysed in one worker process."""
     fetches, analyses = [], []
-    # A pipeline: batch k+1 downloads while batch k is analysed on every core.
+    workers = 1 if on_cluster else audio.analysis_workers
     for batch in plan_audio_batches(responses, audio.batch_size, work):
         fetches.append(fetch_audio_batch.submit(batch, audio.fetch, cache_dir, audio.cache_max_mb, project,
-                                                wait_for=fetches[-1:]))
-        analyses.append(analyse_audio_batch.submit(fetches[-1], audio.limits, audio.analysis_workers, cache_dir,
-                                                   wait_for=analyses[-1:]))
+                                                wait_for=[] if on_cluster else fetches[-1:]))
+        analyses.append(analyse_audio_batch.submit(fetches[-1], audio.limits, workers, cache_dir,
+                                                   wait_for=[] if on_cluster else analyses[-1:]))
     clips = [a.result()["path"] for a in analyses]
     classified = classify_emotion(clips, emotion, cache_dir, work)
     per_response = [classified["path"]]
@@ -193,15 +196,17 @@ def engagement_pipeline(params: RunParameters):
     config = load_run_config(params.config_file)
     key = config_hash(config.model_dump(mode="json"))
     work = open_workspace(config.work_root, key[:12])
-    ingest = ingest_stage.with_options(task_runner=ThreadPoolTaskRunner(max_workers=config.ingest.files_at_once()))(
-        config.inputs.telemetry, config.ingest, config.storage.project, work)
-    if not ingest["events"]:
-        return _failed(keep_failed_quarantine(ingest, config.output.root, key, config.quality))
-    as_of, run_date = run_clock(ingest["events_path"], params.as_of, params.run_date)
-    learners = learner_stage(ingest["events_path"], config.select, as_of, config.inputs.curriculum,
-                             config.sessions, work)
-    audio = audio_stage(learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
-                        config.storage.project, work) if config.audio.enabled else None
+    with stage_runners(config.runner) as runner:  # the stages that fan out: one task per file, per batch
+        ingest = ingest_stage.with_options(task_runner=runner(config.ingest.files_at_once()))(
+            config.inputs.telemetry, config.ingest, config.storage.project, work)
+        if not ingest["events"]:
+            return _failed(keep_failed_quarantine(ingest, config.output.root, key, config.quality))
+        as_of, run_date = run_clock(ingest["events_path"], params.as_of, params.run_date)
+        learners = learner_stage(ingest["events_path"], config.select, as_of, config.inputs.curriculum,
+                                 config.sessions, work)
+        audio = audio_stage.with_options(task_runner=runner(None))(
+            learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
+            config.storage.project, work, config.runner.on_cluster) if config.audio.enabled else None
     emotion_model = _emotion_model(audio)
     attributes = attributes_stage(config.inputs.attributes, config.attributes, config.storage.project, work) \
         if config.inputs.attributes else None

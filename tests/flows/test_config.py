@@ -48,6 +48,8 @@ BASE = "inputs: {telemetry: [a], curriculum: c.yaml}\noutput: {root: o}\n"
     ("inputs: {telemetry: [a]}\noutput: {root: o}\n", r"inputs.curriculum: Field required"),
     ("output: {root: o}\n", r"inputs: Field required"),
     ("inputs: [\n", r"cannot read config"),
+    (BASE + "runner: {kind: ray}\n", r"runner.kind: Input should be 'threads' or 'dask' \(got 'ray'\)"),
+    (BASE + "runner: {kind: dask, workers: 0}\n", r"runner.workers: .*greater than or equal to 1 \(got 0\)"),
 ])
 def test_bad_configs_name_file_key_and_value_on_one_line(tmp_path, body, message):
     path = tmp_path / "c.yaml"
