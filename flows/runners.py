@@ -21,7 +21,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 class RunnerOptions:
     """``kind``: ``threads`` or ``dask``. For ``dask``, ``address`` names the scheduler of an
     existing cluster (``tcp://host:8786``); without one, the run starts a local cluster of
-    ``workers`` single-threaded processes (None: one per core) and stops it at the end."""
+    ``workers`` single-threaded processes (None: one per core) for its fan-out stages."""
 
     kind: Literal["threads", "dask"] = "threads"
     address: str | None = None
