@@ -5,6 +5,7 @@ tables, row for row, as a run in threads; without an address the run starts its 
 from __future__ import annotations
 
 import os
+import time
 from datetime import date
 
 import pytest
@@ -19,6 +20,7 @@ from tests.flows.platform_run import platform_config, same_tables
 
 @task
 def _pid(_: int) -> int:
+    time.sleep(0.2)  # long enough for both workers to get tasks
     return os.getpid()
 
 
@@ -27,6 +29,7 @@ def _fan_out(n: int) -> list[int]:
     return [f.result() for f in _pid.map(range(n))]
 
 
+@pytest.mark.slow
 def test_a_local_cluster_runs_the_tasks_in_its_worker_processes_for_as_long_as_the_context(prefect_harness):
     with stage_runners(RunnerOptions(kind="dask", workers=2)) as runner:
         first = _fan_out.with_options(task_runner=runner(None))(8)
