@@ -37,7 +37,8 @@ def process_imap(fn: Callable[..., R], *iterables: Iterable, workers: int | None
     """Yield ``fn(*args)`` for ``args in zip(*iterables)``, in order, computed over worker
     processes while the caller consumes the results.
 
-    Runs in this process when there are fewer than ``min_items`` items or ``workers == 1``.
+    Runs in this process when there are fewer than ``min_items`` items or ``workers == 1``; the
+    first item of the first call with each ``fn`` also runs here.
     Workers are spawned, not forked: callers (Prefect, tests) have threads running. ``fn``
     must be importable at module level. Exceptions raised by ``fn`` propagate.
     """
@@ -45,6 +46,15 @@ def process_imap(fn: Callable[..., R], *iterables: Iterable, workers: int | None
     if not columns or len(columns[0]) < min_items or workers == 1:
         yield from (fn(*args) for args in zip(*columns))
         return
+    name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+    if name not in _WARMED:
+        # The first item of a function's first call runs here, so whatever it compiles and caches
+        # on disk (librosa's numba kernels) is compiled once and then loaded by the workers: first
+        # compiles racing in several processes can write mismatched cache files that crash every
+        # later reader (numba issue #10128).
+        yield fn(*(column[0] for column in columns))
+        _WARMED.add(name)
+        columns = [column[1:] for column in columns]
     size = workers or os.cpu_count() or 1
     pool = _pool(size)
     try:
@@ -57,6 +67,7 @@ def process_imap(fn: Callable[..., R], *iterables: Iterable, workers: int | None
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+_WARMED: set[str] = set()  # functions whose first item ran in this process
 _LOCK = threading.Lock()
 
 
