@@ -10,6 +10,7 @@ from pathlib import Path
 from features.errors import EngageError
 from outputs.accounting import reconcile
 from outputs.provenance import code_version
+from outputs.tables import partition_dir
 
 
 class ManifestMissing(EngageError):
@@ -48,8 +49,9 @@ def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash
 
 
 def manifest_path(root: str | Path, run_date: date) -> Path:
-    """Return where ``run_date``'s manifest lives: ``<root>/manifest/run_date=<date>/manifest.json``."""
-    return Path(root) / "manifest" / f"run_date={run_date.isoformat()}" / "manifest.json"
+    """Return where ``run_date``'s manifest lives: ``manifest.json`` in the ``manifest`` table's
+    partition folder."""
+    return partition_dir(root, "manifest", run_date) / "manifest.json"
 
 
 def write_manifest(root: str | Path, run_date: date, manifest: dict) -> Path:
@@ -63,14 +65,11 @@ def write_manifest(root: str | Path, run_date: date, manifest: dict) -> Path:
     return path
 
 
-def retract_manifest(root: str | Path, run_date: date) -> bool:
-    """Delete the manifest of ``run_date`` before its partitions are replaced, so that a run
-    killed while publishing leaves a date with no manifest (unfinished) rather than an old
-    manifest over new tables; return whether there was one."""
-    path = manifest_path(root, run_date)
-    existed = path.exists()
-    path.unlink(missing_ok=True)
-    return existed
+def retract_manifest(root: str | Path, run_date: date) -> None:
+    """Delete the manifest of ``run_date`` (if any) before its partitions are replaced, so that
+    a run killed while publishing leaves a date with no manifest (unfinished) rather than an
+    old manifest over new tables."""
+    manifest_path(root, run_date).unlink(missing_ok=True)
 
 
 def read_manifest(root: str | Path, run_date: date) -> dict:

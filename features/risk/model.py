@@ -8,9 +8,10 @@ MCC) on the calibration slice; metrics on the evaluation slice, overall and per 
 with each metric's spread over bootstrap refits (training learners resampled). A
 logistic-regression baseline is trained on the same slice and reported beside it.
 
-Drivers are exact Shapley values (TreeSHAP, the ``shap`` library) of the trees' log-odds, before
-calibration; Platt scaling is a monotone affine map of those log-odds, so the drivers' order and
-signs hold for the calibrated probability too.
+Drivers are exact Shapley values of the trees' log-odds, before calibration: path-dependent
+TreeSHAP, the values ``shap.TreeExplainer`` gives, computed by ``features.risk.treeshap``. Platt
+scaling is a monotone affine map of those log-odds, so the drivers' order and signs hold for the
+calibrated probability too.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class RiskModel:
         up most: feature, value and exact Shapley contribution (TreeSHAP) to the trees' log-odds
         relative to the average learner. Large inputs are explained over the process pool."""
         from features.parallel import process_map
+        from features.risk.treeshap import shapley_values
 
         values = X[self.features].to_numpy(dtype=float)
         if len(values) == 0:
@@ -106,13 +108,6 @@ class RiskModel:
 
 
 DRIVER_CHUNK = 50_000  # rows explained per worker task; fewer rows stay in this process
-
-
-def shapley_values(gbm, values: np.ndarray) -> np.ndarray:
-    """Exact TreeSHAP contributions of each feature to the trees' log-odds, per row of ``values``."""
-    import shap
-
-    return np.asarray(shap.TreeExplainer(gbm).shap_values(values))
 
 
 def calibrated(calibrator, log_odds: np.ndarray) -> np.ndarray:

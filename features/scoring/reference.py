@@ -34,12 +34,14 @@ def fit_reference(metrics: pd.DataFrame) -> pd.DataFrame:
     per (course_id, phase, metric) and per (``*``, ``*``, metric) with ``n`` and ``quantiles``."""
     rows = []
     rng = np.random.default_rng(0)
-    groups = [((c, p), g) for (c, p), g in metrics.groupby(["course_id", "phase"], sort=True)]
-    for (course, phase), frame in groups + [((POOLED, POOLED), metrics)]:
-        if len(frame) > MAX_ROWS:
-            frame = frame.iloc[np.sort(rng.choice(len(frame), MAX_ROWS, replace=False))]
+    groups = metrics.groupby(["course_id", "phase"]).indices
+    columns = {metric: metrics[metric].to_numpy(dtype=float) for metric in METRICS}
+    for (course, phase), idx in [*((key, groups[key]) for key in sorted(groups)),
+                                 ((POOLED, POOLED), np.arange(len(metrics)))]:
+        if len(idx) > MAX_ROWS:
+            idx = idx[np.sort(rng.choice(len(idx), MAX_ROWS, replace=False))]
         for metric in METRICS:
-            values = frame[metric].dropna().to_numpy(dtype=float)
+            values = columns[metric][idx]
             values = values[np.isfinite(values)]
             if len(values):
                 rows.append({"course_id": course, "phase": phase, "metric": metric, "n": len(values),
@@ -52,25 +54,29 @@ def percentiles(metrics: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     row's course and phase (pooled when that has too few rows); null stays null."""
     lookup = {(r.course_id, r.phase, r.metric): (r.n, np.asarray(r.quantiles, dtype=float))
               for r in reference.itertuples(index=False)}
-    codes, keys = pd.MultiIndex.from_frame(metrics[["course_id", "phase"]]).factorize()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
+    groups = metrics.groupby(["course_id", "phase"], sort=False).indices
     out = {}
     for metric in METRICS:
         column = metrics[metric].to_numpy(dtype=float)
         scaled = np.full(len(column), np.nan)
-        for g, (course, phase) in enumerate(keys):
+        for (course, phase), idx in groups.items():
             n, q = lookup.get((course, phase, metric), (0, None))
             if n < MIN_ROWS:
                 n, q = lookup.get((POOLED, POOLED, metric), (0, None))
-            if q is None:
-                continue
-            idx = order[bounds[g]:bounds[g + 1]]
-            values = column[idx]
-            mid = (np.searchsorted(q, values, "left") + np.searchsorted(q, values, "right")) / 2 / len(q) * 100
-            scaled[idx] = np.where(np.isnan(values), np.nan, mid)
+            if q is not None:
+                scaled[idx] = _mid_rank(q, column[idx])
         out[metric] = scaled
     return pd.DataFrame(out, index=metrics.index)
+
+
+def _mid_rank(q: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return each value's mid-rank among the sorted quantiles ``q`` as 0-100 (NaN stays NaN)."""
+    right = np.searchsorted(q, values, "right")
+    left = right.copy()
+    # only values equal to a quantile rank differently from the left; find those cheaply
+    tie = (right > 0) & (q[np.maximum(right - 1, 0)] == values)
+    left[tie] = np.searchsorted(q, values[tie], "left")
+    return np.where(np.isnan(values), np.nan, (left + right) / (2 * len(q)) * 100)
 
 
 def reference_bytes(reference: pd.DataFrame) -> bytes:

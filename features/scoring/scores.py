@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from features.duck import query, sql_str
+from features.duck import query
 from features.scoring.components import COMPONENTS, ScoringOptions
 from features.scoring.reference import percentiles
 
@@ -60,23 +61,31 @@ def phase_scores(metrics: pd.DataFrame, reference: pd.DataFrame, options: Scorin
     rows["engagement_score"] = np.round(score, 1)
     rows = pd.concat([rows, components], axis=1)
     rows["coverage"] = np.round(used / weights.sum(), 3)
-    low, high = options.bands
+    # only the keys and the score go through duckdb: it returns each row's place in the output
+    # order with the two columns that compare rows
     cohort = "PARTITION BY course_id, phase, coalesce(cohort, '')"
-    return query(
+    ranked = query(
         f"""
-        SELECT s.*,
+        SELECT s.i,
                CASE WHEN s.engagement_score IS NOT NULL THEN
-                 round(100.0 * (rank() OVER w + (count(*) OVER (PARTITION BY course_id, phase, coalesce(cohort, ''),
-                                                                 s.engagement_score) - 1) / 2.0)
+                 -- mid-rank: the mean of the first and the last rank of the score's ties
+                 round(100.0 * (rank() OVER w + round(cume_dist() OVER w * count(*) OVER g)) / 2.0
                        / count(s.engagement_score) OVER g, 1) END AS cohort_percentile,
-               round(s.engagement_score - p.previous_score, 1) AS change_from_previous_phase,
-               CASE WHEN s.engagement_score < {low} THEN 'low' WHEN s.engagement_score < {high} THEN 'medium'
-                    WHEN s.engagement_score >= {high} THEN 'high' END AS band,
-               {sql_str(score_version)} AS score_version
-        FROM rows s
+               round(s.engagement_score - p.previous_score, 1) AS change_from_previous_phase
+        FROM (SELECT *, row_number() OVER () - 1 AS i FROM rows) s
         LEFT JOIN (SELECT user_id, course_id, phase_index + 1 AS phase_index, engagement_score AS previous_score
                    FROM rows) p
                USING (user_id, course_id, phase_index)
         WINDOW w AS ({cohort} ORDER BY s.engagement_score), g AS ({cohort})
         ORDER BY user_id, course_id, phase_index
-        """, rows=rows).to_pandas()
+        """, rows=pa.Table.from_pandas(rows[["user_id", "course_id", "phase", "phase_index", "cohort",
+                                             "engagement_score"]], preserve_index=False))
+    out = rows.iloc[ranked["i"].to_numpy()].reset_index(drop=True)
+    out["cohort_percentile"] = ranked["cohort_percentile"].to_numpy(zero_copy_only=False)
+    out["change_from_previous_phase"] = ranked["change_from_previous_phase"].to_numpy(zero_copy_only=False)
+    low, high = options.bands
+    value = out["engagement_score"].to_numpy()
+    band = np.select([value < low, value < high, value >= high], ["low", "medium", "high"], "")
+    out["band"] = pd.Series(band, dtype="str").where(band != "")
+    out["score_version"] = score_version
+    return out

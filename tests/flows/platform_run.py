@@ -24,9 +24,9 @@ def platform_config(root: Path, bucket: str, runner: dict | None = None) -> str:
     return str(root / "engage.yaml")
 
 
-def same_tables(left: Path, right: Path, run_date, tables) -> None:
+def same_tables(left: Path, right: Path, run_date, tables) -> dict:
     """Assert each table's ``run_date`` partition is equal row for row under two roots (paths
-    into each root's own audio cache aside)."""
+    into each root's own audio cache aside); return table -> the right root's frame."""
     import re
 
     import pandas as pd
@@ -34,7 +34,10 @@ def same_tables(left: Path, right: Path, run_date, tables) -> None:
 
     from outputs.tables import partition_dir
 
+    right_frames = {}
     for table in tables:
         frames = [pq.read_table(partition_dir(root / "out", table, run_date)).to_pandas()
                   .replace(re.escape(str(root)), "<root>", regex=True) for root in (left, right)]
         pd.testing.assert_frame_equal(frames[1], frames[0], obj=table)
+        right_frames[table] = frames[1]
+    return right_frames
