@@ -118,7 +118,7 @@ def nudge_path(learners_table, activity_path: Path, scores, state=None) -> dict:
     from features.simulation.demo import DEMO_NUDGES
 
     as_of = datetime(2026, 10, 25, 12, tzinfo=timezone.utc)
-    activity = pq.read_table(activity_path).to_pandas()
+    activity = pq.read_table(activity_path)
     features = nudge_features(learners_table, activity, scores, pd.DataFrame(columns=["user_id", "course_id",
                                                                                       "submitted_at"]), as_of)
     if state is not None:

@@ -44,7 +44,7 @@ def plan_nudges(learners_path: str, phase_activity_path: str, phase_scores_path:
     before ``run_date``; learners opt out by event, or by ``options.opt_out_attribute`` in
     ``attributes_path``."""
     rules = load_rules(options.rules, set(FEATURES))
-    features = nudge_features(pq.read_table(learners_path).to_pandas(), pq.read_table(phase_activity_path).to_pandas(),
+    features = nudge_features(pq.read_table(learners_path).to_pandas(), pq.read_table(phase_activity_path),
                               pq.read_table(phase_scores_path).to_pandas(),
                               pq.read_table(responses_path, columns=["user_id", "course_id", "submitted_at"]).to_pandas(),
                               as_of)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 ACTIVITY = ("active_days", "sessions", "minutes", "lessons_started", "lessons_completed", "completion_rate",
             "curriculum_share", "milestones_reached", "responses", "median_latency_s", "longest_streak_days",
@@ -21,10 +22,10 @@ PEERS = ("cohort", "cohort_size", "responses_7d", "active_7d", "peer_active_shar
 FEATURES = frozenset(LEARNER + ACTIVITY + COMPONENTS + PEERS)
 
 
-def nudge_features(learners: pd.DataFrame, activity: pd.DataFrame, scores: pd.DataFrame, responses: pd.DataFrame,
+def nudge_features(learners: pd.DataFrame, activity: pa.Table, scores: pd.DataFrame, responses: pd.DataFrame,
                    as_of: datetime) -> pd.DataFrame:
     """Return one row per learner x course of ``learners`` with every name in ``FEATURES``
-    (null where there is no data). Peers are the learners of the same course and cohort:
+    (null where there is no data), from the ``phase_activity`` table ``activity``. Peers are the learners of the same course and cohort:
     ``peer_active_share_7d`` is the share of them active in the 7 days before as_of,
     ``peer_speaking_share_7d`` the share who answered a speaking prompt then, and
     ``peer_median_score`` their median latest score."""
@@ -34,8 +35,9 @@ def nudge_features(learners: pd.DataFrame, activity: pd.DataFrame, scores: pd.Da
     for column in LEARNER:
         if column not in out.columns:
             out[column] = np.nan
-    current = activity.rename(columns={"phase": "current_phase"})
-    out = out.merge(current[phase + [c for c in ACTIVITY if c in current.columns] + ["cohort"]], on=phase, how="left")
+    read = ["user_id", "course_id", "phase", "cohort", *(c for c in ACTIVITY if c in activity.column_names)]
+    current = activity.select(read).to_pandas().rename(columns={"phase": "current_phase"})
+    out = out.merge(current, on=phase, how="left")
     out = out.merge(scores.rename(columns={"phase": "current_phase"})[phase + [c for c in COMPONENTS if c in scores.columns]],
                     on=phase, how="left")
     week_ago = pd.Timestamp(as_of - timedelta(days=7))

@@ -169,7 +169,7 @@ def nudge_run(features: pd.DataFrame, rules: list[NudgeRule], previous_state: pd
     assignments = planned[["nudge_id", "user_id", "course_id", "type", "source", "priority", "risk_band"]].assign(
         arm=np.where(holdout, "held_out", "treated"), assigned_at=pd.Timestamp(as_of))
     nudges = planned[~holdout].reset_index(drop=True)
-    unknown = sum(1 for u in nudges["user_id"].unique() if offsets.get(u) is None or pd.isna(offsets.get(u)))
+    unknown = int(pd.Series(nudges["user_id"].unique(), dtype=object).map(offsets).isna().sum())
     counts = {"candidates": int(len(cands)), "kept": int(len(planned)), "nudges": int(len(nudges)),
               "held_out_nudges": int(holdout.sum()), "learners_nudged": int(nudges["user_id"].nunique()),
               "learners_held_out": int(assignments.loc[holdout, "user_id"].nunique()),

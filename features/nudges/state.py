@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -86,10 +87,15 @@ def resolve(state: pd.DataFrame, opens: pd.DataFrame, as_of: datetime, options: 
         out["last_opened_at"] >= pd.to_datetime(out["last_sent_at"], utc=True))
     out["ignored_streak"] = streak.where(~lifted, 0).astype(int)
     out["suppressed"] = out["ignored_streak"] >= options.suppress_after_ignored
-    cut = now - pd.Timedelta(days=7)
-    out["unresolved"] = [[t for t in ts if pd.Timestamp(t) + window > now] for ts in out["unresolved"]]
-    out["sends"] = [[t for t in ts if pd.Timestamp(t) > cut] for ts in out["sends"]]
+    out["unresolved"] = _after(out["unresolved"], now - window)
+    out["sends"] = _after(out["sends"], now - pd.Timedelta(days=7))
     return out[STATE_SCHEMA.names]
+
+
+def _after(lists: pd.Series, cut: pd.Timestamp) -> list[list]:
+    """Return each list of send times without those at or before ``cut``."""
+    cut = cut.to_pydatetime()
+    return [[t for t in ts if t > cut] if len(ts) else [] for ts in lists]
 
 
 def with_sends(state: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
@@ -102,13 +108,23 @@ def with_sends(state: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
     if new.duplicated(keys).any():
         raise ValueError("with_sends: more than one send per learner and type in one run")
     out = state.merge(new, on=keys, how="outer").sort_values(keys, kind="stable").reset_index(drop=True)
-    fresh = [[n] if pd.notna(n) else [] for n in out["_new"]]
-    out["sends"] = [list(s) + n if isinstance(s, list) else n for s, n in zip(out["sends"], fresh)]
-    out["unresolved"] = [list(u) + n if isinstance(u, list) else n for u, n in zip(out["unresolved"], fresh)]
-    out["last_sent_at"] = [n[-1] if n else s for s, n in zip(out["last_sent_at"], fresh)]
+    has = out["_new"].notna().to_numpy()
+    sent_at = np.full(len(out), None, dtype=object)
+    sent_at[has] = np.asarray(out.loc[has, "_new"].dt.to_pydatetime())
+    out["sends"] = [_added(s, n) for s, n in zip(out["sends"], sent_at)]
+    out["unresolved"] = [_added(u, n) for u, n in zip(out["unresolved"], sent_at)]
+    out["last_sent_at"] = out["_new"].where(has, pd.to_datetime(out["last_sent_at"], utc=True))
     out["ignored_streak"] = out["ignored_streak"].fillna(0).astype(int)
     out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
     return out[STATE_SCHEMA.names]
+
+
+def _added(times, new) -> list:
+    """Return a copy of the list ``times`` (empty when missing) with ``new`` appended unless None."""
+    out = list(times) if isinstance(times, list) else []
+    if new is not None:
+        out.append(new)
+    return out
 
 
 def read_state(table: pa.Table) -> pd.DataFrame:

@@ -87,27 +87,31 @@ class RiskModel:
     def drivers(self, X: pd.DataFrame, top: int = 3) -> list[str]:
         """Return, per row, a JSON list of up to ``top`` features that push this learner's risk
         up most: feature, value and exact Shapley contribution (TreeSHAP) to the trees' log-odds
-        relative to the average learner. Large inputs are explained over the process pool."""
-        from features.parallel import process_map
+        relative to the average learner."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         from features.risk.treeshap import shapley_values
 
         values = X[self.features].to_numpy(dtype=float)
         if len(values) == 0:
             return []
-        chunks = np.array_split(values, -(-len(values) // DRIVER_CHUNK))
-        contributions = np.vstack(process_map(shapley_values, [self.gbm] * len(chunks), chunks, chunksize=1,
-                                              min_items=2))
-        order = np.argsort(-contributions, axis=1)[:, :top]
-        out = []
-        for row, contribution, best in zip(values, contributions, order):
-            out.append(json.dumps([{"feature": self.features[i],
-                                    "value": None if np.isnan(row[i]) else round(float(row[i]), 4),
-                                    "contribution": round(float(contribution[i]), 4)} for i in best
-                                   if contribution[i] > 0]))
-        return out
-
-
-DRIVER_CHUNK = 50_000  # rows explained per worker task; fewer rows stay in this process
+        contributions = shapley_values(self.gbm, values)
+        best = np.argsort(-contributions, axis=1)[:, :top]
+        rows = np.arange(len(values))
+        names = np.array([json.dumps(f) for f in self.features], dtype=object)
+        # the k-th driver's JSON object, or "" where its contribution is not positive (those come
+        # last, as the drivers are sorted); JSON numbers as Arrow writes them
+        entries = []
+        for k in range(best.shape[1]):
+            value = pa.array(np.round(values[rows, best[:, k]], 4), from_pandas=True)
+            contribution = contributions[rows, best[:, k]]
+            text = pc.binary_join_element_wise(
+                ", " if k else "", '{"feature": ', pa.array(names[best[:, k]], pa.string()), ', "value": ',
+                pc.fill_null(pc.cast(value, pa.string()), "null"), ', "contribution": ',
+                pc.cast(pa.array(np.round(contribution, 4)), pa.string()), "}", "")
+            entries.append(pc.if_else(pa.array(contribution > 0), text, ""))
+        return pc.binary_join_element_wise("[", *entries, "]", "").to_pylist()
 
 
 def calibrated(calibrator, log_odds: np.ndarray) -> np.ndarray:

@@ -19,9 +19,10 @@ from functools import lru_cache
 from math import factorial
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 MAX_PATH_FEATURES = 8
+_BLOCK = 1024  # rows per parallel work item
 
 
 @lru_cache(maxsize=None)
@@ -96,23 +97,25 @@ class TreeTables:
         return phi
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _accumulate(values, feature, threshold, missing_left, steps, leaves, features, tables, phi):
-    goes_left = np.empty(len(feature), dtype=np.int64)
-    for r in range(values.shape[0]):
-        for s in range(len(feature)):  # each split once per row; the leaves' patterns reuse them
-            x = values[r, feature[s]]
-            goes_left[s] = missing_left[s] if np.isnan(x) else np.int64(x <= threshold[s])
-        start = 0
-        for leaf in range(leaves.shape[0]):
-            end, first, table, d = leaves[leaf, 0], leaves[leaf, 1], leaves[leaf, 2], leaves[leaf, 3]
-            pattern = (1 << d) - 1
-            for k in range(start, end):
-                pattern &= ~((goes_left[steps[k, 0]] ^ steps[k, 1]) << steps[k, 2])
-            start = end
-            row = table + pattern * d
-            for j in range(d):
-                phi[r, features[first + j]] += tables[row + j]
+    n = values.shape[0]
+    for block in prange((n + _BLOCK - 1) // _BLOCK):  # rows in blocks over the cores
+        goes_left = np.empty(len(feature), dtype=np.int64)
+        for r in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
+            for s in range(len(feature)):  # each split once per row; the leaves' patterns reuse them
+                x = values[r, feature[s]]
+                goes_left[s] = missing_left[s] if np.isnan(x) else np.int64(x <= threshold[s])
+            start = 0
+            for leaf in range(leaves.shape[0]):
+                end, first, table, d = leaves[leaf, 0], leaves[leaf, 1], leaves[leaf, 2], leaves[leaf, 3]
+                pattern = (1 << d) - 1
+                for k in range(start, end):
+                    pattern &= ~((goes_left[steps[k, 0]] ^ steps[k, 1]) << steps[k, 2])
+                start = end
+                row = table + pattern * d
+                for j in range(d):
+                    phi[r, features[first + j]] += tables[row + j]
 
 
 def shapley_values(gbm, values: np.ndarray) -> np.ndarray:
