@@ -15,6 +15,7 @@ Leaves with more than ``MAX_PATH_FEATURES`` distinct features (deep trees) are n
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from math import factorial
 
@@ -23,6 +24,9 @@ from numba import njit, prange
 
 MAX_PATH_FEATURES = 8
 _BLOCK = 1024  # rows per parallel work item
+# numba's fallback threading layer (workqueue) must not run two parallel kernels at once, and
+# a run's tasks are threads
+_ONE_AT_A_TIME = threading.Lock()
 
 
 @lru_cache(maxsize=None)
@@ -92,15 +96,17 @@ class TreeTables:
     def shapley_values(self, values: np.ndarray) -> np.ndarray:
         """Return the rows' Shapley values (rows x features) of the trees' log-odds."""
         phi = np.zeros(values.shape, dtype=float)
-        _accumulate(np.ascontiguousarray(values, dtype=float), self.feature, self.threshold,
-                    self.missing_left.astype(np.int64), self.steps, self.leaves, self.features, self.tables, phi)
+        with _ONE_AT_A_TIME:
+            _accumulate(np.ascontiguousarray(values, dtype=float), self.feature, self.threshold,
+                        self.missing_left.astype(np.int64), self.steps, self.leaves, self.features, self.tables,
+                        phi)
         return phi
 
 
 @njit(cache=True, parallel=True)
 def _accumulate(values, feature, threshold, missing_left, steps, leaves, features, tables, phi):
     n = values.shape[0]
-    for block in prange((n + _BLOCK - 1) // _BLOCK):  # rows in blocks over the cores
+    for block in prange((n + _BLOCK - 1) // _BLOCK):  # blocks of rows over the cores
         goes_left = np.empty(len(feature), dtype=np.int64)
         for r in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
             for s in range(len(feature)):  # each split once per row; the leaves' patterns reuse them
