@@ -95,13 +95,25 @@ def load_pretrained(name_or_path: str, model_class, device: str | None = None,
 def forward_batches(loaded: Pretrained, signals: list[np.ndarray], batch_size: int,
                     max_seconds: float = 20.0):
     """Yield ``(indices, model outputs, attention mask)`` over length-sorted batches (little
-    padding) of 16 kHz signals, each cut to ``max_seconds``; inference mode, no gradients."""
+    padding) of 16 kHz signals, each cut to ``max_seconds``; inference mode, no gradients.
+
+    A batch holds at most ``batch_size`` signals and, on the CPU, at most ``CPU_BATCH_SECONDS``
+    of padded audio: there a large batch is slower than one clip at a time, as the convolutional
+    encoder's activations (512 channels at 3.2 kHz per clip) outgrow the caches, while short
+    clips still gain from sharing a pass."""
     import torch
 
     limit = int(max_seconds * loaded.sampling_rate)
-    order = np.argsort([len(s) for s in signals], kind="stable")
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+    lengths = np.array([min(len(s), limit) for s in signals])
+    order = np.argsort(lengths, kind="stable")
+    budget = CPU_BATCH_SECONDS * loaded.sampling_rate if loaded.device == "cpu" else np.inf
+    start = 0
+    while start < len(order):
+        end = start + 1  # sorted: the batch's last signal is its longest
+        while end < len(order) and end - start < batch_size and (end - start + 1) * lengths[order[end]] <= budget:
+            end += 1
+        idx = order[start:end]
+        start = end
         inputs = loaded.extractor([np.asarray(signals[i][:limit], dtype=np.float32) for i in idx],
                                   sampling_rate=loaded.sampling_rate, padding=True,
                                   return_attention_mask=True, return_tensors="pt")
@@ -109,3 +121,6 @@ def forward_batches(loaded: Pretrained, signals: list[np.ndarray], batch_size: i
                   for k, v in inputs.items()}
         with torch.inference_mode():
             yield idx, loaded.model(**inputs), inputs.get("attention_mask")
+
+
+CPU_BATCH_SECONDS = 2.0  # chosen by benchmarks/audio.py (docs/benchmarks.md)

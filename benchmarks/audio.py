@@ -100,6 +100,7 @@ def bench_emotion(paths: list[str], device: str) -> dict:
     sync()
     single = time.perf_counter() - start
     return {f"emotion_{device}_x_rt_batched": seconds / batched, f"emotion_{device}_x_rt_single": seconds / single,
+            f"emotion_{device}_batched_vs_single": single / batched,
             f"emotion_{device}_params_m": sum(p.numel() for p in model.loaded.model.parameters()) / 1e6}
 
 

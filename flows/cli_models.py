@@ -45,8 +45,8 @@ def _evaluate(args) -> int:
         print("engage evaluate: give either --cv, or --train and --test", file=sys.stderr)
         return 2
     options = _corpus_options(args)
-    train = load_corpus(args.target, args.cv or args.train, options)
-    test = load_corpus(args.target, args.test, options) if args.test else None
+    train = load_corpus(args.target, args.cv or args.train, options, args.train_speakers)
+    test = load_corpus(args.target, args.test, options, args.test_speakers) if args.test else None
     return _print_metrics(evaluate_head(args.target, train, test, options))
 
 
@@ -83,6 +83,9 @@ def add_model_commands(sub) -> None:
     p.add_argument("--cv", help="one manifest (emotion) or folder (fluency): speaker-grouped folds")
     p.add_argument("--train", help="a corpus; risk: a folder with OULAD's CSV tables")
     p.add_argument("--test", help="a corpus; risk: a folder with OULAD's CSV tables")
+    p.add_argument("--train-speakers", help="the speakers of --cv or --train to use: even, odd (last digit of the "
+                   "id) or ids, comma-separated")
+    p.add_argument("--test-speakers", help="the speakers of --test to use, as --train-speakers")
     _corpus_arguments(p)
     p.set_defaults(func=_evaluate)
 

@@ -34,8 +34,8 @@ def read_labelled_manifest(csv: str | Path, file_col: str = "file", speaker_col:
 
 
 def read_rated_folder(folder: str | Path) -> pd.DataFrame:
-    """Return ``path, speaker, fluency, prosodic, total, accuracy`` (and ``prompt_words`` when the
-    manifest has the prompt ``text``) from a speechocean762-format folder (``subset_manifest.csv``
+    """Return ``path, speaker, fluency, prosodic, total, accuracy`` (and ``selection`` and
+    ``prompt_words`` when the manifest has them) from a speechocean762-format folder (``subset_manifest.csv``
     with ``wav_path``, ``speaker``, ``prerelease_median_*``)."""
     folder = Path(folder)
     csv = folder / "subset_manifest.csv"
@@ -50,6 +50,8 @@ def read_rated_folder(folder: str | Path) -> pd.DataFrame:
         "path": [str(folder / p) for p in frame["wav_path"]], "speaker": frame["speaker"].astype(str),
         **{k: frame[f"prerelease_median_{k}"].astype(float) for k in ("fluency", "prosodic", "total", "accuracy")},
     })
+    if "selection" in frame:  # why the clip is in the subset (stratified sample, low scores, ...)
+        out["selection"] = frame["selection"].fillna("").astype(str)
     if "text" in frame:  # the prompt read aloud: its length is known to the app too
         out["prompt_words"] = frame["text"].fillna("").str.split().str.len().astype(float)
     return out
@@ -70,3 +72,24 @@ def heuristic_subscores(descriptors: pd.DataFrame) -> pd.DataFrame:
         "expressiveness": scale((z("f0_range_st") + z("loudness_range_db")) / 2),
         "confidence": scale((z("loudness_mean_db") + z("voiced_ratio") - z("pause_ratio")) / 3),
     })
+
+
+def select_speakers(rows: pd.DataFrame, spec: str | None, source) -> pd.DataFrame:
+    """Return the rows of the speakers ``spec`` names: ``even`` or ``odd`` (the last digit of
+    the speaker id), or a comma-separated list of ids; all rows when None.
+
+    Raises CorpusError naming the source when the spec is not one of those or selects no row."""
+    if not spec:
+        return rows
+    speakers = rows["speaker"].astype(str)
+    if spec in ("even", "odd"):
+        last = speakers.str[-1]
+        if not last.str.isdigit().all():
+            raise CorpusError(f"{source}: --speakers {spec}: speaker ids must end in a digit "
+                              f"(e.g. {speakers[~last.str.isdigit()].iloc[0]!r} does not)")
+        keep = last.astype(int) % 2 == (0 if spec == "even" else 1)
+    else:
+        keep = speakers.isin([s.strip() for s in spec.split(",")])
+    if not keep.any():
+        raise CorpusError(f"{source}: no clip of the speakers {spec!r}")
+    return rows[keep.to_numpy()].reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from audio.heads.model import Head, prepare
@@ -17,11 +18,19 @@ def emotion_model():
     return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced"))
 
 
-def fluency_model():
-    """Return the fluency regressor: gradient-boosted trees on descriptors."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
+# What the fluency head tunes, always by speaker-grouped folds inside the data it is fitted on.
+FLUENCY_GRID = {"max_depth": [2, 3], "learning_rate": [0.05, 0.1]}
 
-    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_depth=3, random_state=0)
+
+def fit_fluency(frame: pd.DataFrame, features: list[str]):
+    """Return gradient-boosted trees (200) fitted on ``frame`` (``speaker``, ``fluency`` and the
+    features), with depth and learning rate chosen from ``FLUENCY_GRID`` by 3 speaker-grouped
+    folds of ``frame`` alone (``best_params_`` says which)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    search = GridSearchCV(HistGradientBoostingRegressor(max_iter=200, random_state=0), FLUENCY_GRID, cv=GroupKFold(3))
+    return search.fit(prepare(frame[features]), frame["fluency"].astype(float), groups=frame["speaker"].astype(str))
 
 
 def evaluate_emotion(train: pd.DataFrame, test: pd.DataFrame | None, features: list[str],
@@ -52,21 +61,41 @@ def evaluate_emotion(train: pd.DataFrame, test: pd.DataFrame | None, features: l
 
 def evaluate_fluency(train: pd.DataFrame, test: pd.DataFrame | None, features: list[str],
                      folds: int = 5, sub_scores: dict[str, str] | None = None) -> dict:
-    """Evaluate the fluency head on unseen speakers; return Pearson r with its interval, and
-    each sub-score's correlation with the expert ``fluency``, ``prosodic`` and ``total``."""
-    from sklearn.model_selection import GroupKFold, cross_val_predict
+    """Evaluate the fluency head on unseen speakers; return Pearson r with its interval, the
+    same for the stratified clips alone (``selection`` starting with ``stratified``) when the
+    corpus says which, and each sub-score's correlation with the expert ``fluency``,
+    ``prosodic`` and ``total``.
 
+    With ``test`` None: ``folds`` speaker-grouped folds of ``train``, each fold's model tuned
+    inside its own training speakers (nested), with each fold's r. Else tuned and fitted on
+    ``train``, scored on ``test``."""
+    from sklearn.model_selection import GroupKFold
+
+    result = {}
     if test is None:
-        pred = cross_val_predict(fluency_model(), prepare(train[features]), train["fluency"].astype(float),
-                                 groups=train["speaker"].astype(str), cv=GroupKFold(folds))
         frame = train
+        pred = np.full(len(frame), np.nan)
+        fold_r = []
+        for fit_idx, held_idx in GroupKFold(folds).split(frame, groups=frame["speaker"].astype(str)):
+            model = fit_fluency(frame.iloc[fit_idx], features)
+            pred[held_idx] = model.predict(prepare(frame.iloc[held_idx][features]))
+            fold_r.append(pearson(frame["fluency"].iloc[held_idx].astype(float), pred[held_idx]))
+        result.update({"fold_r": [round(r, 4) for r in fold_r], "fold_r_min": min(fold_r),
+                       "fold_r_max": max(fold_r), "fold_r_sd": float(np.std(fold_r))})
     else:
-        model = fluency_model().fit(prepare(train[features]), train["fluency"].astype(float))
+        model = fit_fluency(train, features)
         pred = model.predict(prepare(test[features]))
         frame = test
+        result["chosen"] = model.best_params_
     truth = frame["fluency"].astype(float).to_numpy()
     lo, hi = bootstrap_ci(pearson, truth, pred)
-    result = {"r": pearson(truth, pred), "r_ci95_low": lo, "r_ci95_high": hi, "n": len(truth)}
+    result = {"r": pearson(truth, pred), "r_ci95_low": lo, "r_ci95_high": hi, "n": len(truth), **result}
+    if "selection" in frame:
+        strat = frame["selection"].str.startswith("stratified").to_numpy()
+        if strat.sum() >= 3:
+            lo, hi = bootstrap_ci(pearson, truth[strat], pred[strat])
+            result.update({"stratified_r": pearson(truth[strat], pred[strat]), "stratified_r_ci95_low": lo,
+                           "stratified_r_ci95_high": hi, "stratified_n": int(strat.sum())})
     for name, column in (sub_scores or {}).items():
         values = frame[column].astype(float)
         ok = values.notna().to_numpy()
@@ -84,5 +113,6 @@ def fit_head(kind: str, frame: pd.DataFrame, features: list[str], descriptor_ver
                                     frame["label"].astype(str))
         return Head("emotion", model, features, sorted(frame["label"].astype(str).unique()), standardise,
                     descriptor_version, metrics)
-    model = fluency_model().fit(prepare(frame[features]), frame["fluency"].astype(float))
-    return Head("fluency", model, features, [], False, descriptor_version, metrics)
+    search = fit_fluency(frame, features)
+    return Head("fluency", search.best_estimator_, features, [], False, descriptor_version,
+                {**metrics, "chosen": search.best_params_})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from audio.descriptors import DESCRIPTOR_VERSION, describe_files
-from audio.heads.corpora import heuristic_subscores, read_labelled_manifest, read_rated_folder
+from audio.heads.corpora import heuristic_subscores, read_labelled_manifest, read_rated_folder, select_speakers
 from audio.heads.evaluation import evaluate_emotion, evaluate_fluency, fit_head
 
 # Heuristic sub-scores reported beside the fluency evaluation: name -> column.
@@ -49,17 +49,21 @@ class Corpus:
         return pd.concat([self.rows.reset_index(drop=True), self.inputs.reset_index(drop=True)], axis=1)
 
 
-def load_corpus(kind: str, source: str | Path, options: CorpusOptions = CorpusOptions()) -> Corpus:
+def load_corpus(kind: str, source: str | Path, options: CorpusOptions = CorpusOptions(),
+                speakers: str | None = None) -> Corpus:
     """Read an emotion manifest CSV or a speechocean762-format folder (``kind`` ``emotion`` or
-    ``fluency``) and compute the inputs of every clip.
+    ``fluency``), keep the ``speakers`` named (``even``, ``odd`` or ids; see
+    ``corpora.select_speakers``), and compute the inputs of every clip.
 
-    Raises ``audio.heads.corpora.CorpusError`` for a manifest without its columns or files,
-    ``audio.decode.DecodeError`` for audio that cannot be decoded.
+    Raises ``audio.heads.corpora.CorpusError`` for a manifest without its columns or files, or a
+    speaker choice that selects nothing; ``audio.decode.DecodeError`` for audio that cannot be
+    decoded.
     """
     if kind == "emotion":
         rows = read_labelled_manifest(source, options.file_col, options.speaker_col, options.label_col)
     else:
         rows = read_rated_folder(source)
+    rows = select_speakers(rows, speakers, source)
     inputs = describe_files(list(rows["path"]))
     if kind == "fluency":
         rows = pd.concat([rows, heuristic_subscores(inputs)], axis=1)

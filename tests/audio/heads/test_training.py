@@ -1,7 +1,10 @@
 """Training, saving and loading a head on simulated speech (no shared data needed)."""
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from audio.heads.model import load_head
@@ -50,3 +53,45 @@ def test_emotion_head_can_add_pooled_ssl_embeddings(tmp_path, capsys):
     head = load_head(tmp_path / "model" / "emotion-head-v1.joblib")
     assert head.ssl_model == str(ssl)
     assert [f for f in head.features if f.startswith("ssl_")] == [f"ssl_{k}" for k in range(16)]
+
+
+def rated_folder(tmp_path, speakers: int = 8, clips: int = 20):
+    """A speechocean762-format folder: fluency ratings that follow the synthetic fluency trait."""
+    rows = []
+    for s in range(1, speakers + 1):
+        speaker = f"{s:04d}"
+        (tmp_path / "WAVE" / speaker).mkdir(parents=True)
+        for k in range(clips):
+            rng = np.random.default_rng(s * 100 + k)
+            trait = rng.normal()
+            path = f"WAVE/{speaker}/{speaker}{k:02d}.WAV"
+            sf.write(tmp_path / path, synthesize_speech(2.0, 110.0 + 12 * s, 0.6, trait, 0.0, 25.0, rng), 16000)
+            score = float(np.clip(6 + 1.5 * trait, 0, 10))
+            rows.append({"wav_path": path, "speaker": speaker, "text": "WE CALL IT BEAR",
+                         "selection": "stratified-cell" if k < 15 else "low-score-supplement",
+                         **{f"prerelease_median_{m}": score for m in ("fluency", "prosodic", "total", "accuracy")}})
+    pd.DataFrame(rows).to_csv(tmp_path / "subset_manifest.csv", index=False)
+    return tmp_path
+
+
+def test_fluency_is_tuned_inside_the_training_speakers_and_scored_on_the_other_half(tmp_path, capsys):
+    folder = str(rated_folder(tmp_path))
+    assert main(["evaluate", "fluency", "--train", folder, "--train-speakers", "even",
+                 "--test", folder, "--test-speakers", "odd"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[:out.rindex("}") + 1])
+    assert result["n"] == 80 and result["stratified_n"] == 60  # the 4 odd speakers' clips
+    assert set(result["chosen"]) == {"max_depth", "learning_rate"}
+    assert result["r"] > 0.3  # the ratings follow the trait the synthetic voice carries (0.44)
+
+    assert main(["evaluate", "fluency", "--cv", folder, "--train-speakers", "0001,0002,0003,0004,0005"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[:out.rindex("}") + 1])
+    assert result["n"] == 100 and len(result["fold_r"]) == 5
+    assert all(np.isfinite(result["fold_r"])) and result["fold_r_min"] == pytest.approx(min(result["fold_r"]), abs=1e-4)
+
+
+def test_a_speaker_choice_that_selects_nobody_is_named(tmp_path, capsys):
+    folder = str(rated_folder(tmp_path, speakers=2, clips=1))
+    assert main(["evaluate", "fluency", "--cv", folder, "--train-speakers", "0009"]) == 2
+    assert "no clip of the speakers '0009'" in capsys.readouterr().err
