@@ -35,8 +35,8 @@ def read_labelled_manifest(csv: str | Path, file_col: str = "file", speaker_col:
 
 def read_rated_folder(folder: str | Path) -> pd.DataFrame:
     """Return ``path, speaker, fluency, prosodic, total, accuracy`` (and ``selection`` and
-    ``prompt_words`` when the manifest has them) from a speechocean762-format folder (``subset_manifest.csv``
-    with ``wav_path``, ``speaker``, ``prerelease_median_*``)."""
+    ``prompt_words`` when the manifest has them) from a speechocean762-format folder
+    (``subset_manifest.csv`` with ``wav_path``, ``speaker``, ``prerelease_median_*``)."""
     folder = Path(folder)
     csv = folder / "subset_manifest.csv"
     if not csv.exists():
@@ -78,14 +78,15 @@ def select_speakers(rows: pd.DataFrame, spec: str | None, source) -> pd.DataFram
     """Return the rows of the speakers ``spec`` names: ``even`` or ``odd`` (the last digit of
     the speaker id), or a comma-separated list of ids; all rows when None.
 
-    Raises CorpusError naming the source when the spec is not one of those or selects no row."""
+    Raises CorpusError naming the source when ``even``/``odd`` meets an id that does not end in
+    a digit, or when no row is left."""
     if not spec:
         return rows
     speakers = rows["speaker"].astype(str)
     if spec in ("even", "odd"):
         last = speakers.str[-1]
         if not last.str.isdigit().all():
-            raise CorpusError(f"{source}: --speakers {spec}: speaker ids must end in a digit "
+            raise CorpusError(f"{source}: speakers {spec!r}: speaker ids must end in a digit "
                               f"(e.g. {speakers[~last.str.isdigit()].iloc[0]!r} does not)")
         keep = last.astype(int) % 2 == (0 if spec == "even" else 1)
     else:

@@ -25,8 +25,8 @@ FEATURES = frozenset(LEARNER + ACTIVITY + COMPONENTS + PEERS)
 def nudge_features(learners: pd.DataFrame, activity: pa.Table, scores: pd.DataFrame, responses: pd.DataFrame,
                    as_of: datetime) -> pd.DataFrame:
     """Return one row per learner x course of ``learners`` with every name in ``FEATURES``
-    (null where there is no data), from the ``phase_activity`` table ``activity``. Peers are the learners of the same course and cohort:
-    ``peer_active_share_7d`` is the share of them active in the 7 days before as_of,
+    (null where there is no data), from the ``phase_activity`` table ``activity``. Peers are
+    the learners of the same course and cohort: ``peer_active_share_7d`` is the share of them active in the 7 days before as_of,
     ``peer_speaking_share_7d`` the share who answered a speaking prompt then, and
     ``peer_median_score`` their median latest score."""
     keys = ["user_id", "course_id"]
