@@ -18,6 +18,9 @@ import numpy as np
 
 from features.errors import EngageError
 
+# Padded audio per batch on the CPU, chosen by benchmarks/audio.py (docs/benchmarks.md).
+CPU_BATCH_SECONDS = 2.0
+
 
 class ModelUnavailable(EngageError):
     """A configured model cannot be loaded (offline and not cached, a broken folder, ...)."""
@@ -99,8 +102,8 @@ def forward_batches(loaded: Pretrained, signals: list[np.ndarray], batch_size: i
 
     A batch holds at most ``batch_size`` signals and, on the CPU, at most ``CPU_BATCH_SECONDS``
     of padded audio: there a large batch is slower than one clip at a time, as the convolutional
-    encoder's activations (512 channels at 3.2 kHz per clip) outgrow the caches, while short
-    clips still gain from sharing a pass."""
+    encoder's activations (512 channels at 3.2 kHz per clip) outgrow the caches; only clips
+    under a second share a pass."""
     import torch
 
     limit = int(max_seconds * loaded.sampling_rate)
@@ -122,5 +125,3 @@ def forward_batches(loaded: Pretrained, signals: list[np.ndarray], batch_size: i
         with torch.inference_mode():
             yield idx, loaded.model(**inputs), inputs.get("attention_mask")
 
-
-CPU_BATCH_SECONDS = 2.0  # chosen by benchmarks/audio.py (docs/benchmarks.md)

@@ -1,5 +1,5 @@
 """Exact TreeSHAP (path-dependent, as ``shap.TreeExplainer`` computes it) for a fitted
-scikit-learn ``HistGradientBoostingClassifier``, vectorised over rows.
+scikit-learn ``HistGradientBoostingClassifier``.
 
 A leaf's share of the expected output given the features in S is its value times, for each
 distinct feature j on its path, ``o_j`` (1 when the row takes the leaf's side at every split
@@ -7,8 +7,8 @@ on j, else 0) if j is in S, else ``z_j`` (the product of the training-cover frac
 splits). That term involves only the path's d distinct features, so its Shapley values are
 those of a d-player game, and since every ``o_j`` is 0 or 1 they depend on the row only
 through the path's bit pattern: one table of 2**d x d values per leaf, computed once per model,
-looked up per row. shap walks every tree for every row instead (about 140 us per row for
-100 depth-4 trees here); the lookup does the same sums in a few array operations per leaf.
+looked up per row in a compiled loop. shap walks every tree for every row instead (about
+140 us per row for 100 depth-4 trees here, against about 20 us for the lookup).
 Leaves with more than ``MAX_PATH_FEATURES`` distinct features (deep trees) are not tabulated:
 ``shapley_values`` then hands the model to shap.
 """
@@ -64,6 +64,7 @@ class TreeTables:
 
     def __init__(self, gbm) -> None:
         splits, path_steps, leaves, features, tables = [], [], [], [], []
+        table_start = 0
         for (predictor,) in gbm._predictors:
             nodes = predictor.nodes
             stack = [(0, ())]
@@ -81,13 +82,16 @@ class TreeTables:
                     raise ValueError(f"a leaf with {len(distinct)} distinct features on its path")
                 zero = np.ones(len(distinct))
                 for split, f, left, fraction in path:
-                    zero[distinct.index(f)] *= fraction
-                    path_steps.append((split, left, distinct.index(f)))
-                leaves.append((len(path_steps), len(features), sum(t.size for t in tables), len(distinct)))
+                    position = distinct.index(f)
+                    zero[position] *= fraction
+                    path_steps.append((split, left, position))
+                leaves.append((len(path_steps), len(features), table_start, len(distinct)))
                 features.extend(distinct)
                 tables.append(_leaf_table(float(node["value"]), zero).ravel())
+                table_start += tables[-1].size
         split = np.array(splits, dtype=float).reshape(-1, 3)
-        self.feature, self.threshold, self.missing_left = split[:, 0].astype(np.int64), split[:, 1].copy(), split[:, 2]
+        self.feature, self.threshold = split[:, 0].astype(np.int64), split[:, 1].copy()
+        self.missing_left = split[:, 2].astype(np.int64)
         self.steps = np.array(path_steps, dtype=np.int64).reshape(-1, 3)  # split, leaf on its left, position
         self.leaves = np.array(leaves, dtype=np.int64).reshape(-1, 4)  # steps end, features start, table start, d
         self.features = np.array(features, dtype=np.int64)
@@ -97,9 +101,8 @@ class TreeTables:
         """Return the rows' Shapley values (rows x features) of the trees' log-odds."""
         phi = np.zeros(values.shape, dtype=float)
         with _ONE_AT_A_TIME:
-            _accumulate(np.ascontiguousarray(values, dtype=float), self.feature, self.threshold,
-                        self.missing_left.astype(np.int64), self.steps, self.leaves, self.features, self.tables,
-                        phi)
+            _accumulate(np.ascontiguousarray(values, dtype=float), self.feature, self.threshold, self.missing_left,
+                        self.steps, self.leaves, self.features, self.tables, phi)
         return phi
 
 
