@@ -10,6 +10,8 @@ YAML form::
           A1:
             milestones:
               - {id: en-A1-M01, phase: onboarding, lessons: [en-A1-L01, en-A1-L02]}
+        prompts:                      # optional: the text a speaking prompt asks to read aloud
+          en-A1-L01-P1: We call it a bear.
 
 A milestone id is unique within its course and level; a lesson belongs to one milestone.
 """
@@ -36,11 +38,13 @@ class Curriculum:
     ``milestones``: course_id, level, milestone_id, phase, phase_index, milestone_index.
     ``lessons``: course_id, level, lesson_id, milestone_id.
     ``courses``: course_id, language, phases (ordered list).
+    ``prompts``: course_id, prompt_id, text (only the prompts the curriculum gives a text).
     """
 
     milestones: pa.Table
     lessons: pa.Table
     courses: pa.Table
+    prompts: pa.Table
     source: str
 
     def phases(self, course_id: str) -> list[str]:
@@ -93,7 +97,7 @@ def parse_curriculum(doc: object, source: str = "<curriculum>") -> Curriculum:
 
     if not isinstance(doc, dict) or not isinstance(doc.get("courses"), dict) or not doc["courses"]:
         raise fail("courses", "expected a mapping of course id -> course")
-    ms_rows, lesson_rows, course_rows = [], [], []
+    ms_rows, lesson_rows, course_rows, prompt_rows = [], [], [], []
     for course_id, course in doc["courses"].items():
         key = f"courses.{course_id}"
         if not isinstance(course, dict):
@@ -105,6 +109,13 @@ def parse_curriculum(doc: object, source: str = "<curriculum>") -> Curriculum:
         if not isinstance(language, str) or not language:
             raise fail(f"{key}.language", f"expected a language code such as 'en', got {language!r}")
         course_rows.append({"course_id": str(course_id), "language": language, "phases": phases})
+        prompts = course.get("prompts") or {}
+        if not isinstance(prompts, dict):
+            raise fail(f"{key}.prompts", "expected a mapping of prompt id -> text read aloud")
+        for prompt_id, text in prompts.items():
+            if not isinstance(text, str) or not text.strip():
+                raise fail(f"{key}.prompts.{prompt_id}", f"expected the prompt's text, got {text!r}")
+            prompt_rows.append({"course_id": str(course_id), "prompt_id": str(prompt_id), "text": text})
         levels = course.get("levels")
         if not isinstance(levels, dict) or not levels:
             raise fail(f"{key}.levels", "expected a mapping of level -> {milestones: [...]}")
@@ -147,5 +158,7 @@ def parse_curriculum(doc: object, source: str = "<curriculum>") -> Curriculum:
         courses=pa.Table.from_pylist(course_rows, schema=pa.schema([
             ("course_id", pa.string()), ("language", pa.string()),
             ("phases", pa.list_(pa.string()))])),
+        prompts=pa.Table.from_pylist(prompt_rows, schema=pa.schema([
+            ("course_id", pa.string()), ("prompt_id", pa.string()), ("text", pa.string())])),
         source=source,
     )

@@ -73,6 +73,16 @@ class EmotionStatus(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+class AlignmentStatus(StrEnum):
+    """Whether a response's audio was aligned to its prompt text (``responses.alignment_status``;
+    why not in ``alignment_detail``)."""
+
+    OK = "ok"
+    NO_TEXT = "no_text"  # the curriculum gives no prompt text for the response's prompt
+    NOT_ALIGNED = "not_aligned"  # a word outside the dictionary, or audio the words do not fit
+    NO_AUDIO = "no_audio"  # no analysable audio (see audio_status)
+
+
 class RiskStatus(StrEnum):
     """Whether a learner x course got a dropout-risk probability (``learners.risk_status``; why
     not in ``risk_detail``)."""

@@ -56,9 +56,12 @@ def codes(text: str | None) -> tuple[str, ...] | None:
 
 
 def _print_metrics(metrics: dict) -> int:
-    """Print the metrics as JSON, then a last line of ``key=value`` for every scalar; return 0."""
+    """Print the metrics as JSON, then a last line of ``key=value`` for every scalar (those of a
+    nested section as ``<section>_<key>``); return 0."""
     print(json.dumps(metrics, indent=2))
-    print(" ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in metrics.items()
+    flat = {**metrics, **{f"{k}_{inner}": v for k, section in metrics.items() if isinstance(section, dict)
+                          for inner, v in section.items()}}
+    print(" ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in flat.items()
                    if isinstance(v, (int, float, str))))
     return 0
 

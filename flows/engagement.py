@@ -24,6 +24,7 @@ from outputs.provenance import config_hash
 from outputs.tables import ATTRIBUTES_TABLE, NUDGE_TABLES
 from outputs.quality import QualityGateError
 from tasks.audio import (
+    align_prompts,
     analyse_audio_batch,
     attach_audio_features,
     classify_emotion,
@@ -93,9 +94,10 @@ def attributes_stage(uri: str, options: AttributeOptions, project: str | None, w
 
 
 @flow(name="engage-audio", flow_run_name="audio")
-def audio_stage(responses: str, audio: AudioConfig, emotion: EmotionOptions, heads: HeadsConfig,
+def audio_stage(responses: str, curriculum: str, audio: AudioConfig, emotion: EmotionOptions, heads: HeadsConfig,
                 cache_dir: str, project: str | None, work: str, on_cluster: bool = False) -> dict:
-    """Fetch, analyse and classify every response's audio; join the results onto responses.
+    """Fetch, analyse, classify every response's audio and align it to its prompt text; join the
+    results onto responses.
 
     In this process, batch k+1 downloads while batch k is analysed on every core; on a cluster
     (``on_cluster``) every batch is a task of its own, analysed in one worker process."""
@@ -108,13 +110,14 @@ def audio_stage(responses: str, audio: AudioConfig, emotion: EmotionOptions, hea
                                                    wait_for=[] if on_cluster else analyses[-1:]))
     clips = [a.result()["path"] for a in analyses]
     classified = classify_emotion(clips, emotion, cache_dir, work)
-    per_response = [classified["path"]]
+    aligned = align_prompts(clips, responses, curriculum, audio.analysis_workers, cache_dir, work)
+    per_response = [classified["path"], aligned["path"]]
     if heads.fluency or heads.emotion:
-        per_response.append(score_heads(clips, responses, heads.fluency, heads.emotion, audio.analysis_workers,
-                                        cache_dir, work)["path"])
+        per_response.append(score_heads(clips, responses, aligned["path"], heads.fluency, heads.emotion,
+                                        audio.analysis_workers, cache_dir, work)["path"])
     return {"responses": attach_audio_features(responses, clips, per_response, work),
             "fetched": [f.result() for f in fetches], "analysed": [a.result() for a in analyses],
-            "emotion": classified}
+            "emotion": classified, "alignment": aligned}
 
 
 @flow(name="engage-features", flow_run_name="features")
@@ -205,7 +208,7 @@ def engagement_pipeline(params: RunParameters):
         learners = learner_stage(ingest["events_path"], config.select, as_of, config.inputs.curriculum,
                                  config.sessions, work)
         audio = audio_stage.with_options(task_runner=runner(None))(
-            learners["responses"], config.audio, config.emotion, config.heads, config.cache_dir,
+            learners["responses"], config.inputs.curriculum, config.audio, config.emotion, config.heads, config.cache_dir,
             config.storage.project, work, config.runner.on_cluster) if config.audio.enabled else None
     emotion_model = _emotion_model(audio)
     attributes = attributes_stage(config.inputs.attributes, config.attributes, config.storage.project, work) \

@@ -43,12 +43,13 @@ def stage_counts(ingest: dict, select: dict, paths: dict[str, str]) -> dict:
     """
     has_audio = "audio_status" in pq.read_schema(paths["responses"]).names
     responses = pq.read_table(paths["responses"], columns=["mapping"] + (
-        ["audio_status", "emotion_status"] if has_audio else []))
+        ["audio_status", "emotion_status", "alignment_status"] if has_audio else []))
     mapping = Counter(responses["mapping"].to_pylist())
     audio = {}
     if has_audio:
         audio = {"by_status": dict(sorted(Counter(responses["audio_status"].to_pylist()).items())),
-                 "emotion_by_status": dict(sorted(Counter(responses["emotion_status"].to_pylist()).items()))}
+                 "emotion_by_status": dict(sorted(Counter(responses["emotion_status"].to_pylist()).items())),
+                 "alignment_by_status": dict(sorted(Counter(responses["alignment_status"].to_pylist()).items()))}
     source = Counter(pq.read_table(paths["sessions"], columns=["session_source"])["session_source"].to_pylist())
     activity = pq.read_table(paths["phase_activity"], columns=["user_id"])["user_id"]
     scored = {name: pq.read_metadata(paths[name]).num_rows for name in ("phase_scores", "learners", "groups")

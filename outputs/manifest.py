@@ -37,7 +37,9 @@ def build_manifest(*, run_date: date, as_of: datetime, config: dict, config_hash
                 "tone_analysed": sum(a["analysed"] for a in audio["analysed"]),
                 "tone_cache_hits": sum(a["cache_hits"] for a in audio["analysed"]),
                 "emotion_classified": audio["emotion"]["classified"],
-                "emotion_cache_hits": audio["emotion"]["cache_hits"]}
+                "emotion_cache_hits": audio["emotion"]["cache_hits"],
+                "prompts_aligned": audio["alignment"]["aligned"],
+                "alignment_cache_hits": audio["alignment"]["cache_hits"]}
     return {
         "run_date": run_date.isoformat(), "as_of": as_of.isoformat(),
         "config_hash": config_hash, "config": config, "code_version": code_version(),

@@ -9,6 +9,8 @@ import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from audio.alignment import ALIGNMENT_FEATURES
+from audio.alignment_clips import align_clip_texts
 from audio.clips import CLIP_COLUMNS, analyse_clips
 from audio.decode import AudioLimits
 from audio.emotion import EmotionOptions, load_emotion_model
@@ -20,6 +22,7 @@ from audio.heads.scoring import score_clips
 from audio.pretrained import ModelUnavailable
 from audio.tone import FEATURES
 from features.audio_features import attach_audio
+from features.curriculum import load_curriculum
 from features.statuses import AudioStatus, EmotionStatus
 from outputs.tables import write_parquet
 
@@ -30,6 +33,9 @@ CLIP_SCHEMA = pa.schema(
 EMOTION_SCHEMA = pa.schema([("response_id", pa.string())] + [
     (c, pa.float64() if c in ("emotion_confidence", "valence", "arousal", "emotion_balance") else pa.string())
     for c in EMOTION_COLUMNS])
+ALIGNMENT_SCHEMA = pa.schema([("response_id", pa.string()), ("alignment_status", pa.string()),
+                              ("alignment_detail", pa.string())]
+                             + [(c, pa.float64()) for c in ("prompt_words", *ALIGNMENT_FEATURES)])
 HEAD_SCHEMA = pa.schema([("response_id", pa.string()), ("fluency_score", pa.float64()),
                          ("head_emotion_label", pa.string()), ("head_emotion_confidence", pa.float64())])
 
@@ -114,18 +120,40 @@ def classify_emotion(clip_paths: list[str], options: EmotionOptions, cache_dir: 
 
 
 @task(cache_policy=NO_CACHE)
-def score_heads(clip_paths: list[str], responses_path: str, fluency_head: str | None, emotion_head: str | None,
-                workers: int | None, cache_dir: str, work_dir: str) -> dict:
-    """Apply the trained fluency and emotion heads to every analysable clip; return the path
-    of the per-response scores and how many clips needed new descriptors."""
+def align_prompts(clip_paths: list[str], responses_path: str, curriculum_path: str, workers: int | None,
+                  cache_dir: str, work_dir: str) -> dict:
+    """Align every analysable answer to its prompt's text (the curriculum's ``prompts``);
+    return the per-response path (``alignment_status``, ``alignment_detail``, ``prompt_words``
+    and the alignment features), how many answers were aligned now and found in the cache."""
+    clips = pa.concat_tables([pq.read_table(p, columns=["response_id", "content_key", "local_path", "language",
+                                                        "audio_status"]) for p in clip_paths]).to_pylist()
+    prompts = {(r["course_id"], r["prompt_id"]): r["text"] for r in load_curriculum(curriculum_path).prompts.to_pylist()}
+    text_of = {r["response_id"]: prompts.get((r["course_id"], r["prompt_id"])) for r in pq.read_table(
+        responses_path, columns=["response_id", "course_id", "prompt_id"]).to_pylist()}
+    rows, aligned, hits = align_clip_texts(clips, [text_of.get(c["response_id"]) for c in clips], FeatureCache(cache_dir),
+                                     workers)
+    table = pa.Table.from_pylist([{"response_id": c["response_id"], **r} for c, r in zip(clips, rows)],
+                                 schema=ALIGNMENT_SCHEMA)
+    return {"path": write_parquet(table, Path(work_dir) / "alignment.parquet"), "aligned": aligned,
+            "cache_hits": hits}
+
+
+@task(cache_policy=NO_CACHE)
+def score_heads(clip_paths: list[str], responses_path: str, alignment_path: str, fluency_head: str | None,
+                emotion_head: str | None, workers: int | None, cache_dir: str, work_dir: str) -> dict:
+    """Apply the trained fluency and emotion heads to every analysable clip (with the prompt
+    features of ``align_prompts``' table); return the path of the per-response scores and how
+    many clips needed new descriptors."""
     clips = pa.concat_tables([pq.read_table(p, columns=["response_id", "content_key", "local_path", "audio_status"])
                               for p in clip_paths]).to_pandas()
     users = pq.read_table(responses_path, columns=["response_id", "user_id"]).to_pandas()
-    ok = clips[clips["audio_status"] == AudioStatus.OK].merge(users, on="response_id")
+    ok = (clips[clips["audio_status"] == AudioStatus.OK].merge(users, on="response_id")
+          .merge(pq.read_table(alignment_path).to_pandas(), on="response_id", how="left"))
     scores, computed = score_clips(
         list(ok["local_path"]), list(ok["content_key"]), list(ok["user_id"]),
         load_head(fluency_head, "fluency") if fluency_head else None,
-        load_head(emotion_head, "emotion") if emotion_head else None, FeatureCache(cache_dir), workers)
+        load_head(emotion_head, "emotion") if emotion_head else None, FeatureCache(cache_dir), workers,
+        prompt=ok)
     table = pa.Table.from_pandas(scores.assign(response_id=list(ok["response_id"])), schema=HEAD_SCHEMA,
                                  preserve_index=False)
     return {"path": write_parquet(table, Path(work_dir) / "head-scores.parquet"), "descriptors_computed": computed}

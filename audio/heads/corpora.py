@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audio.alignment import prompt_words
 from features.errors import EngageError
 
 
@@ -34,8 +35,8 @@ def read_labelled_manifest(csv: str | Path, file_col: str = "file", speaker_col:
 
 
 def read_rated_folder(folder: str | Path) -> pd.DataFrame:
-    """Return ``path, speaker, fluency, prosodic, total, accuracy`` (and ``selection`` and
-    ``prompt_words`` when the manifest has them) from a speechocean762-format folder
+    """Return ``path, speaker, fluency, prosodic, total, accuracy`` (and ``selection``, and
+    ``text`` with ``prompt_words`` when the manifest has them) from a speechocean762-format folder
     (``subset_manifest.csv`` with ``wav_path``, ``speaker``, ``prerelease_median_*``)."""
     folder = Path(folder)
     csv = folder / "subset_manifest.csv"
@@ -53,7 +54,8 @@ def read_rated_folder(folder: str | Path) -> pd.DataFrame:
     if "selection" in frame:  # why the clip is in the subset (stratified sample, low scores, ...)
         out["selection"] = frame["selection"].fillna("").astype(str)
     if "text" in frame:  # the prompt read aloud: its length is known to the app too
-        out["prompt_words"] = frame["text"].fillna("").str.split().str.len().astype(float)
+        out["text"] = frame["text"].fillna("").astype(str)
+        out["prompt_words"] = [float(len(prompt_words(t))) for t in out["text"]]
     return out
 
 

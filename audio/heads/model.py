@@ -9,10 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audio.alignment import ALIGNMENT_FEATURES, ALIGNMENT_VERSION
 from audio.descriptors import DESCRIPTOR_VERSION
 from features.errors import EngageError
 
 HEAD_FORMAT = 1
+# Inputs only a response with a known prompt text has: the prompt's words per second of answer
+# and of speech, and the forced alignment's features.
+PROMPT_FEATURES = ("prompt_words_per_s", "prompt_words_per_speech_s", *ALIGNMENT_FEATURES)
 
 
 class HeadFileError(EngageError):
@@ -31,12 +35,21 @@ class Head:
     descriptor_version: str = ""
     metrics: dict = field(default_factory=dict)
     ssl_model: str | None = None  # inputs include its pooled embeddings (columns ssl_*)
+    fallback: Head | None = None  # for rows without the prompt features: a head fitted without them
 
     def predict(self, descriptors: pd.DataFrame, speakers=None) -> np.ndarray:
-        """Return labels (emotion) or scores (fluency) for rows of descriptors; a descriptor
-        the head needs but the frame lacks (e.g. prompt features) counts as unknown."""
+        """Return labels (emotion) or scores (fluency) for rows of descriptors. Rows with none
+        of the head's ``PROMPT_FEATURES`` (no prompt text) get the ``fallback`` head's output;
+        any other descriptor the frame lacks counts as unknown."""
         frame = descriptors.reindex(columns=self.features)
-        return self.model.predict(prepare(frame, speakers if self.speaker_standardised else None))
+        out = self.model.predict(prepare(frame, speakers if self.speaker_standardised else None))
+        prompt = [c for c in self.features if c in PROMPT_FEATURES]
+        if self.fallback is not None and prompt:
+            without = frame[prompt].isna().all(axis=1).to_numpy()
+            if without.any():
+                out = out.astype(float)
+                out[without] = self.fallback.predict(descriptors[without])
+        return out
 
     def save(self, folder: str | Path) -> Path:
         """Write ``<kind>-head-v<format>.joblib`` and its metrics JSON into ``folder``."""
@@ -75,11 +88,26 @@ def load_head(path: str | Path, kind: str | None = None) -> Head:
 
 
 def head_id(path: str | Path) -> str:
-    """Return ``<file name>@<first 8 hex of its sha256>``: names the head a run used."""
+    """Return ``<file name>@<first 8 hex of its sha256>``, plus ``+<alignment version>`` for a
+    head that uses the prompt features (its scores change when the alignment does): names the
+    head a run used. Raises ``HeadFileError`` as ``load_head`` does."""
     import hashlib
 
     path = Path(path)
-    return f"{path.name}@{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+    uses_prompt = any(f in PROMPT_FEATURES for f in load_head(path).features)
+    return (f"{path.name}@{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+            + (f"+{ALIGNMENT_VERSION}" if uses_prompt else ""))
+
+
+def with_prompt_inputs(descriptors: pd.DataFrame, prompt_words, alignment: pd.DataFrame) -> pd.DataFrame:
+    """Return ``descriptors`` (``duration_s`` and ``speech_s`` among them) with the
+    ``PROMPT_FEATURES`` added from the prompt's word count per row (NaN without a text) and the
+    rows' ``audio.alignment`` features (row-aligned)."""
+    words = np.asarray(prompt_words, dtype=float)
+    out = descriptors.assign(prompt_words_per_s=words / descriptors["duration_s"].to_numpy(dtype=float),
+                             prompt_words_per_speech_s=words / descriptors["speech_s"].to_numpy(dtype=float))
+    aligned = alignment.reindex(columns=list(ALIGNMENT_FEATURES)).astype(float).set_axis(out.index)
+    return pd.concat([out, aligned], axis=1)
 
 
 def prepare(X: pd.DataFrame, speakers=None) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 ``engage evaluate``.
 
 A corpus becomes a ``Corpus``: who said what with which ratings or labels (``rows``) and the
-head's inputs (``inputs``: descriptors, the known prompt's words per second, optional pooled
-self-supervised embeddings). Labels and inputs never share a frame, so nothing has to be
+head's inputs (``inputs``: descriptors, the known prompt's words per second and forced-alignment
+features, optional pooled self-supervised embeddings). Labels and inputs never share a frame, so nothing has to be
 skipped by name.
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 from audio.descriptors import DESCRIPTOR_VERSION, describe_files
 from audio.heads.corpora import heuristic_subscores, read_labelled_manifest, read_rated_folder, select_speakers
 from audio.heads.evaluation import evaluate_emotion, evaluate_fluency, fit_head
+from audio.heads.model import PROMPT_FEATURES, with_prompt_inputs
 
 # Heuristic sub-scores reported beside the fluency evaluation: name -> column.
 FLUENCY_SUB_SCORES = {"speaking_rate": "speaking_rate_syl_per_s", "pause_ratio": "pause_ratio",
@@ -26,7 +27,7 @@ FLUENCY_SUB_SCORES = {"speaking_rate": "speaking_rate_syl_per_s", "pause_ratio":
 @dataclass(frozen=True)
 class CorpusOptions:
     """How a corpus is read: the emotion manifest's column names, whether the fluency head
-    may use the prompt text (``audio_only`` leaves it out, as the pipeline must), and an
+    may use the prompt text (``audio_only`` leaves it out), and an
     optional self-supervised model whose pooled embeddings join the inputs."""
 
     file_col: str = "file"
@@ -68,8 +69,10 @@ def load_corpus(kind: str, source: str | Path, options: CorpusOptions = CorpusOp
     if kind == "fluency":
         rows = pd.concat([rows, heuristic_subscores(inputs)], axis=1)
         if "prompt_words" in rows and not options.audio_only:
-            inputs["prompt_words_per_s"] = rows["prompt_words"] / inputs["duration_s"]
-            inputs["prompt_words_per_speech_s"] = rows["prompt_words"] / inputs["speech_s"]
+            from audio.alignment import align_files
+
+            aligned = pd.DataFrame(align_files(list(rows["path"]), list(rows["text"])))
+            inputs = with_prompt_inputs(inputs, rows["prompt_words"], aligned)
     if options.ssl_model:
         inputs = pd.concat([inputs, ssl_columns(options.ssl_model, list(rows["path"]))], axis=1)
     return Corpus(rows, inputs.astype(float))
@@ -88,12 +91,19 @@ def ssl_columns(model_name: str, paths: list[str]) -> pd.DataFrame:
 def evaluate_head(kind: str, train: Corpus, test: Corpus | None = None,
                   options: CorpusOptions = CorpusOptions()) -> dict:
     """Return the head's metrics on speakers it never saw: speaker-grouped folds inside
-    ``train``, or trained on ``train`` and scored on ``test``."""
+    ``train``, or trained on ``train`` and scored on ``test``. A fluency corpus with the prompt
+    features is also evaluated without them (``without_prompt``: what responses with no prompt
+    text get)."""
     features = list(train.inputs.columns)
     test_frame = test.frame() if test is not None else None
     if kind == "emotion":
         return evaluate_emotion(train.frame(), test_frame, features, standardise=options.speaker_standardise)
-    return evaluate_fluency(train.frame(), test_frame, features, sub_scores=FLUENCY_SUB_SCORES)
+    metrics = evaluate_fluency(train.frame(), test_frame, features, sub_scores=FLUENCY_SUB_SCORES)
+    audio_only = [c for c in features if c not in PROMPT_FEATURES]
+    if len(audio_only) < len(features):
+        without = evaluate_fluency(train.frame(), test_frame, audio_only)
+        metrics["without_prompt"] = {k: v for k, v in without.items() if "_vs_" not in k}
+    return metrics
 
 
 def train_head(kind: str, corpus: Corpus, out: str | Path, options: CorpusOptions = CorpusOptions()) -> dict:
@@ -103,4 +113,8 @@ def train_head(kind: str, corpus: Corpus, out: str | Path, options: CorpusOption
     head = fit_head(kind, corpus.frame(), list(corpus.inputs.columns), DESCRIPTOR_VERSION, metrics,
                     options.speaker_standardise)
     head.ssl_model = options.ssl_model
+    if kind == "fluency" and any(c in PROMPT_FEATURES for c in head.features):
+        head.fallback = fit_head(kind, corpus.frame(), [c for c in head.features if c not in PROMPT_FEATURES],
+                                 DESCRIPTOR_VERSION, metrics.get("without_prompt", {}))
+        head.fallback.ssl_model = options.ssl_model
     return {**metrics, "model_file": str(head.save(out))}

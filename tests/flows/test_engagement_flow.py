@@ -18,8 +18,22 @@ from tests.audio.tiny_models import EMOTIONS, build_tiny_wav2vec2
 pytestmark = pytest.mark.slow
 
 
+# Prompt texts for the first lesson of each course level: those answers get aligned.
+PROMPTS = {"english": {f"en-{level}-L01-P{k}": "we call it a bear" for level in ("A1", "A2") for k in (1,)},
+           "german": {"de-A1-L01-P1": "wir nennen es einen baer"}}
+
+
+def write_curriculum(tmp_path):
+    doc = yaml.safe_load(DEMO_CURRICULUM.read_text())
+    for course, prompts in PROMPTS.items():
+        doc["courses"][course]["prompts"] = prompts
+    path = tmp_path / "curriculum.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
 def write_config(tmp_path, bucket, emotion_model=None, heads=None, **ingest):
-    config = {"inputs": {"telemetry": [f"gs://{bucket}/telemetry/"], "curriculum": str(DEMO_CURRICULUM)},
+    config = {"inputs": {"telemetry": [f"gs://{bucket}/telemetry/"], "curriculum": str(write_curriculum(tmp_path))},
               "storage": {"project": "engage-test"}, "output": {"root": "out"}, "ingest": ingest,
               "audio": {"fetch": {"allowed_prefixes": [f"gs://{bucket}/audio/"]}, "batch_size": 150},
               "emotion": {"model": emotion_model, "languages": ["en"]}, "heads": heads or {}}
@@ -118,14 +132,32 @@ def test_emotion_comes_from_the_configured_local_model_for_covered_languages(two
     assert manifest["models"]["emotion"]["loaded"] and manifest["models"]["emotion"]["labels"] == list(EMOTIONS)
 
 
+def test_answers_to_prompts_with_a_text_are_aligned_and_the_others_say_why_not(two_runs):
+    rows = two_runs["tables"]["responses"].to_pylist()
+    texts = {p for prompts in PROMPTS.values() for p in prompts}
+    for r in rows:
+        if r["audio_status"] != "ok":
+            assert r["alignment_status"] == "no_audio"
+        elif r["prompt_id"] not in texts:
+            assert r["alignment_status"] == "no_text" and r["prompt_words"] is None
+        elif r["language"] == "de":
+            assert r["alignment_status"] == "not_aligned" and "language 'de'" in r["alignment_detail"]
+        else:
+            assert r["alignment_status"] in ("ok", "not_aligned") and r["prompt_words"] == 5
+    aligned = [r for r in rows if r["alignment_status"] == "ok"]
+    assert aligned and all(r["words_per_speech_s"] > 0 and r["gop_mean"] is not None for r in aligned)
+    assert two_runs["first"]["work"]["prompts_aligned"] >= len({r["content_key"] for r in aligned})
+
+
 def test_second_run_downloads_and_analyses_nothing_new(two_runs):
     first, second = two_runs["first"]["work"], two_runs["second"]["work"]
     assert first["audio_downloaded"] > 0 and first["tone_analysed"] > 0 and first["emotion_classified"] > 0
     assert {k: v for k, v in second.items() if not k.endswith("_cache_hits")} == \
-        {"audio_downloaded": 0, "tone_analysed": 0, "emotion_classified": 0}
+        {"audio_downloaded": 0, "tone_analysed": 0, "emotion_classified": 0, "prompts_aligned": 0}
     # What the first run did, the second found in its caches.
     assert second["tone_cache_hits"] == first["tone_analysed"] + first["tone_cache_hits"] > 0
     assert second["emotion_cache_hits"] == first["emotion_classified"] + first["emotion_cache_hits"] > 0
+    assert second["alignment_cache_hits"] == first["prompts_aligned"] + first["alignment_cache_hits"] > 0
     assert second["audio_cache_hits"] >= first["audio_downloaded"] > 0
 
 
@@ -173,21 +205,26 @@ def rated_folder(folder, speakers=10, per_speaker=6):
             name = f"WAVE/{s}-{k}.wav"
             sf.write(folder / name, y, 16000)
             rating = float(np.clip(5 + 2 * fluency + rng.normal(0, 0.3), 0, 10))
-            rows.append({"wav_path": name, "speaker": f"s{s}", "prerelease_median_fluency": rating,
+            rows.append({"wav_path": name, "speaker": f"s{s}", "text": "we call it a bear", "prerelease_median_fluency": rating,
                          "prerelease_median_prosodic": rating, "prerelease_median_total": rating,
                          "prerelease_median_accuracy": rating})
     pd.DataFrame(rows).to_csv(folder / "subset_manifest.csv", index=False)
     return folder
 
 
-def test_a_trained_fluency_head_scores_responses_in_the_pipeline(tmp_path, prefect_harness, small_platform):
+def test_a_fluency_head_trained_with_prompt_texts_scores_answers_with_and_without_one(tmp_path, prefect_harness,
+                                                                                    small_platform):
     import numpy as np
     import pandas as pd
 
+    from audio.heads.model import load_head
     from flows.cli import main
 
-    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated")), "--audio-only",
+    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated")),
                  "--out", str(tmp_path / "heads")]) == 0
+    head = load_head(tmp_path / "heads" / "fluency-head-v1.joblib", "fluency")
+    assert "words_per_speech_s" in head.features and "words_per_speech_s" not in head.fallback.features
+    assert head.metrics["without_prompt"]["n"] == 60  # how the fallback does on unseen speakers
     config = write_config(tmp_path, small_platform["bucket"], heads={"fluency": str(tmp_path / "heads" / "fluency-head-v1.joblib")})
     manifest = engagement_pipeline(RunParameters(config_file=str(config)))
     responses = read_partition(tmp_path / "out", "responses", first_run_date(manifest)).to_pandas()
@@ -196,5 +233,9 @@ def test_a_trained_fluency_head_scores_responses_in_the_pipeline(tmp_path, prefe
     truth = pd.read_parquet(small_platform["dir"] / "truth" / "learners.parquet")[["user_id", "fluency"]]
     per_learner = ok.groupby("user_id")["fluency_score"].mean().rename("score").reset_index().merge(truth, on="user_id")
     assert np.corrcoef(per_learner["score"], per_learner["fluency"])[0, 1] > 0.4
+    assert set(ok["alignment_status"]) >= {"no_text", "not_aligned"}  # no prompt text: the audio-only fallback
     activity = read_partition(tmp_path / "out", "phase_activity", first_run_date(manifest)).to_pylist()
     assert any(r["fluency_score_mean"] is not None for r in activity)
+    versions = set(read_partition(tmp_path / "out", "phase_scores", first_run_date(manifest))["score_version"].to_pylist())
+    assert len(versions) == 1 and "|fluency=fluency-head-v1.joblib@" in (version := versions.pop())
+    assert version.split("|")[1].endswith("+align-1")  # its scores change when the alignment does

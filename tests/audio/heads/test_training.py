@@ -55,8 +55,9 @@ def test_emotion_head_can_add_pooled_ssl_embeddings(tmp_path, capsys):
     assert [f for f in head.features if f.startswith("ssl_")] == [f"ssl_{k}" for k in range(16)]
 
 
-def rated_folder(tmp_path, speakers: int = 8, clips: int = 20):
-    """A speechocean762-format folder: fluency ratings that follow the synthetic fluency trait."""
+def rated_folder(tmp_path, speakers: int = 8, clips: int = 20, text: str | None = None):
+    """A speechocean762-format folder: fluency ratings that follow the synthetic fluency trait
+    (with a ``text`` column when ``text`` is given)."""
     rows = []
     for s in range(1, speakers + 1):
         speaker = f"{s:04d}"
@@ -67,7 +68,7 @@ def rated_folder(tmp_path, speakers: int = 8, clips: int = 20):
             path = f"WAVE/{speaker}/{speaker}{k:02d}.WAV"
             sf.write(tmp_path / path, synthesize_speech(2.0, 110.0 + 12 * s, 0.6, trait, 0.0, 25.0, rng), 16000)
             score = float(np.clip(6 + 1.5 * trait, 0, 10))
-            rows.append({"wav_path": path, "speaker": speaker, "text": "WE CALL IT BEAR",
+            rows.append({"wav_path": path, "speaker": speaker, **({"text": text} if text else {}),
                          "selection": "stratified-cell" if k < 15 else "low-score-supplement",
                          **{f"prerelease_median_{m}": score for m in ("fluency", "prosodic", "total", "accuracy")}})
     pd.DataFrame(rows).to_csv(tmp_path / "subset_manifest.csv", index=False)
@@ -95,3 +96,25 @@ def test_a_speaker_choice_that_selects_nobody_is_named(tmp_path, capsys):
     folder = str(rated_folder(tmp_path, speakers=2, clips=1))
     assert main(["evaluate", "fluency", "--cv", folder, "--train-speakers", "0009"]) == 2
     assert "no clip of the speakers '0009'" in capsys.readouterr().err
+
+
+def test_a_head_with_prompt_features_scores_rows_without_them_by_its_audio_only_fallback():
+    from audio.heads.evaluation import fit_head
+    from audio.heads.model import PROMPT_FEATURES
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=["speech_s", "pause_ratio", "words_per_speech_s"])
+    frame["prompt_words_per_s"] = rng.normal(size=120)
+    frame["fluency"] = frame["pause_ratio"] + 2 * frame["words_per_speech_s"] + frame["prompt_words_per_s"]
+    frame["speaker"] = [f"s{k % 6}" for k in range(120)]
+    audio = ["speech_s", "pause_ratio"]
+    head = fit_head("fluency", frame, audio + ["words_per_speech_s", "prompt_words_per_s"], "v", {})
+    head.fallback = fit_head("fluency", frame, audio, "v", {})
+
+    no_text = frame.assign(**{c: np.nan for c in PROMPT_FEATURES if c in frame})
+    assert np.allclose(head.predict(no_text), head.fallback.predict(frame))
+    with_text = head.predict(frame)
+    assert np.corrcoef(with_text, frame["fluency"])[0, 1] > np.corrcoef(head.predict(no_text), frame["fluency"])[0, 1]
+    mixed = pd.concat([no_text.iloc[:10], frame.iloc[10:]], ignore_index=True)
+    assert np.allclose(head.predict(mixed)[:10], head.fallback.predict(frame.iloc[:10]))
+    assert np.allclose(head.predict(mixed)[10:], with_text[10:])
