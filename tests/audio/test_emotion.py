@@ -27,8 +27,16 @@ def test_local_model_loads_offline_with_labels_and_revision(tiny_model):
 
 
 def test_batched_results_equal_one_at_a_time(tiny_model):
+    import torch
+
     clips = signals()
-    batched = classify_emotions(tiny_model, clips, batch_size=4)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # on the CPU the batches run side by side, one torch thread each
+    try:
+        batched = classify_emotions(tiny_model, clips, batch_size=4)
+        assert torch.get_num_threads() == 2  # given back
+    finally:
+        torch.set_num_threads(threads)
     single = [classify_emotions(tiny_model, [c], batch_size=1)[0] for c in clips]
     for b, s in zip(batched, single):
         assert set(b) == set(EMOTIONS)
