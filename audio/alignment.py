@@ -87,13 +87,15 @@ def align_clip(signal: np.ndarray, text: str | None) -> dict:
 def _forced_phones(decoder, pcm: bytes, text: str) -> list[tuple[str, int, int, int, int]]:
     """Return (phone, start frame, frames, acoustic score, word index) per aligned phone; word
     index -1 for silences."""
-    decoder.set_align_text(text)
-    for _ in range(2):  # the first pass finds the words, the second their phones and states
+    def decode():
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
-        if _ == 0:
-            decoder.set_alignment()
+
+    decoder.set_align_text(text)
+    decode()  # finds the words
+    decoder.set_alignment()
+    decode()  # then their phones and states
     alignment = decoder.get_alignment()
     if alignment is None:
         return []

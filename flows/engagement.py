@@ -208,8 +208,8 @@ def engagement_pipeline(params: RunParameters):
         learners = learner_stage(ingest["events_path"], config.select, as_of, config.inputs.curriculum,
                                  config.sessions, work)
         audio = audio_stage.with_options(task_runner=runner(None))(
-            learners["responses"], config.inputs.curriculum, config.audio, config.emotion, config.heads, config.cache_dir,
-            config.storage.project, work, config.runner.on_cluster) if config.audio.enabled else None
+            learners["responses"], config.inputs.curriculum, config.audio, config.emotion, config.heads,
+            config.cache_dir, config.storage.project, work, config.runner.on_cluster) if config.audio.enabled else None
     emotion_model = _emotion_model(audio)
     attributes = attributes_stage(config.inputs.attributes, config.attributes, config.storage.project, work) \
         if config.inputs.attributes else None

@@ -127,11 +127,12 @@ def align_prompts(clip_paths: list[str], responses_path: str, curriculum_path: s
     and the alignment features), how many answers were aligned now and found in the cache."""
     clips = pa.concat_tables([pq.read_table(p, columns=["response_id", "content_key", "local_path", "language",
                                                         "audio_status"]) for p in clip_paths]).to_pylist()
-    prompts = {(r["course_id"], r["prompt_id"]): r["text"] for r in load_curriculum(curriculum_path).prompts.to_pylist()}
+    prompts = {(r["course_id"], r["prompt_id"]): r["text"]
+               for r in load_curriculum(curriculum_path).prompts.to_pylist()}
     text_of = {r["response_id"]: prompts.get((r["course_id"], r["prompt_id"])) for r in pq.read_table(
         responses_path, columns=["response_id", "course_id", "prompt_id"]).to_pylist()}
-    rows, aligned, hits = align_clip_texts(clips, [text_of.get(c["response_id"]) for c in clips], FeatureCache(cache_dir),
-                                     workers)
+    texts = [text_of.get(c["response_id"]) for c in clips]
+    rows, aligned, hits = align_clip_texts(clips, texts, FeatureCache(cache_dir), workers)
     table = pa.Table.from_pylist([{"response_id": c["response_id"], **r} for c, r in zip(clips, rows)],
                                  schema=ALIGNMENT_SCHEMA)
     return {"path": write_parquet(table, Path(work_dir) / "alignment.parquet"), "aligned": aligned,

@@ -55,7 +55,7 @@ def read_rated_folder(folder: str | Path) -> pd.DataFrame:
         out["selection"] = frame["selection"].fillna("").astype(str)
     if "text" in frame:  # the prompt read aloud: its length is known to the app too
         out["text"] = frame["text"].fillna("").astype(str)
-        out["prompt_words"] = [float(len(prompt_words(t))) for t in out["text"]]
+        out["prompt_words"] = [float(len(prompt_words(t))) or np.nan for t in out["text"]]  # no word: no text
     return out
 
 

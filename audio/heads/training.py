@@ -3,8 +3,8 @@
 
 A corpus becomes a ``Corpus``: who said what with which ratings or labels (``rows``) and the
 head's inputs (``inputs``: descriptors, the known prompt's words per second and forced-alignment
-features, optional pooled self-supervised embeddings). Labels and inputs never share a frame, so nothing has to be
-skipped by name.
+features, optional pooled self-supervised embeddings). Labels and inputs never share a frame, so
+nothing has to be skipped by name.
 """
 
 from __future__ import annotations

@@ -205,9 +205,8 @@ def rated_folder(folder, speakers=10, per_speaker=6):
             name = f"WAVE/{s}-{k}.wav"
             sf.write(folder / name, y, 16000)
             rating = float(np.clip(5 + 2 * fluency + rng.normal(0, 0.3), 0, 10))
-            rows.append({"wav_path": name, "speaker": f"s{s}", "text": "we call it a bear", "prerelease_median_fluency": rating,
-                         "prerelease_median_prosodic": rating, "prerelease_median_total": rating,
-                         "prerelease_median_accuracy": rating})
+            rows.append({"wav_path": name, "speaker": f"s{s}", "text": "we call it a bear",
+                         **{f"prerelease_median_{m}": rating for m in ("fluency", "prosodic", "total", "accuracy")}})
     pd.DataFrame(rows).to_csv(folder / "subset_manifest.csv", index=False)
     return folder
 
@@ -236,6 +235,7 @@ def test_a_fluency_head_trained_with_prompt_texts_scores_answers_with_and_withou
     assert set(ok["alignment_status"]) >= {"no_text", "not_aligned"}  # no prompt text: the audio-only fallback
     activity = read_partition(tmp_path / "out", "phase_activity", first_run_date(manifest)).to_pylist()
     assert any(r["fluency_score_mean"] is not None for r in activity)
-    versions = set(read_partition(tmp_path / "out", "phase_scores", first_run_date(manifest))["score_version"].to_pylist())
+    scores = read_partition(tmp_path / "out", "phase_scores", first_run_date(manifest))
+    versions = set(scores["score_version"].to_pylist())
     assert len(versions) == 1 and "|fluency=fluency-head-v1.joblib@" in (version := versions.pop())
     assert version.split("|")[1].endswith("+align-1")  # its scores change when the alignment does
