@@ -29,6 +29,7 @@ class RunTables:
     models: dict
     audio_status: dict[str, int] = field(default_factory=dict)
     emotion_status: dict[str, int] = field(default_factory=dict)
+    alignment_status: dict[str, int] = field(default_factory=dict)
     nudges: pd.DataFrame | None = None
     nudge_assignments: pd.DataFrame | None = None
     nudge_effects: pd.DataFrame | None = None

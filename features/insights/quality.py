@@ -28,8 +28,11 @@ def quality_section(t: RunTables) -> Section:
     if len(reasons):
         charts.append(Chart("quarantine_reasons", "Quarantined records by reason", "barh",
                             reasons.to_frame("records"), xlabel="records"))
+    # Alignment only says something when the curriculum gave some prompt a text.
+    aligned = t.alignment_status if set(t.alignment_status) - {"no_text", "no_audio"} else {}
     for key, title, counts in (("audio_status", "Spoken answers by audio status", t.audio_status),
-                               ("emotion_status", "Spoken answers by emotion model status", t.emotion_status)):
+                               ("emotion_status", "Spoken answers by emotion model status", t.emotion_status),
+                               ("alignment_status", "Spoken answers by alignment to the prompt's text", aligned)):
         if counts:
             charts.append(Chart(key, title, "barh", pd.Series(counts).sort_values().to_frame("answers"),
                                 xlabel="answers"))

@@ -72,6 +72,7 @@ def load_run_tables(root: str | Path, registry_root: str | Path, facts: dict) ->
         phase_activity=_read(root, "phase_activity", run_date, ["course_id", "phase_index", *voice]),
         audio_status=facts["counts"].get("audio", {}).get("by_status", {}),
         emotion_status=facts["counts"].get("audio", {}).get("emotion_by_status", {}),
+        alignment_status=facts["counts"].get("audio", {}).get("alignment_by_status", {}),
         nudges=_optional(root, "nudges", run_date, COLUMNS["nudges"]),
         nudge_assignments=_optional(root, "nudge_assignments", run_date, COLUMNS["nudge_assignments"]),
         nudge_effects=_optional(root, "nudge_effects", run_date),

@@ -64,3 +64,14 @@ def test_a_run_with_no_learner_activity_still_gets_every_section():
     assert [s.key for s in sections] == ["engagement", "voice", "groups", "risk", "nudges", "fairness", "data_quality"]
     assert all(s.headline.statement and s.headline.number == s.headline.number for s in sections)  # no NaN
     assert headlines(sections)["engagement"].number == 0
+
+
+def test_answers_by_alignment_status_are_charted_only_when_some_prompt_had_a_text():
+    def charts(statuses):
+        tables = run_tables()
+        tables.alignment_status = statuses
+        return {c.key for c in next(s for s in build_sections(tables) if s.key == "data_quality").charts}
+
+    assert "alignment_status" in charts({"ok": 120, "not_aligned": 10, "no_text": 50, "no_audio": 20})
+    assert "alignment_status" not in charts({"no_text": 180, "no_audio": 20})
+    assert "alignment_status" not in charts({})
