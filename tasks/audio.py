@@ -124,7 +124,8 @@ def align_prompts(clip_paths: list[str], responses_path: str, curriculum_path: s
                   cache_dir: str, work_dir: str) -> dict:
     """Align every analysable answer to its prompt's text (the curriculum's ``prompts``);
     return the per-response path (``alignment_status``, ``alignment_detail``, ``prompt_words``
-    and the alignment features), how many answers were aligned now and found in the cache."""
+    and the alignment features), and how many distinct clip x text pairs were aligned now and
+    found in the cache."""
     clips = pa.concat_tables([pq.read_table(p, columns=["response_id", "content_key", "local_path", "language",
                                                         "audio_status"]) for p in clip_paths]).to_pylist()
     prompts = {(r["course_id"], r["prompt_id"]): r["text"]
