@@ -105,9 +105,9 @@ def forward_batches(loaded: Pretrained, signals: list[np.ndarray], batch_size: i
     A batch holds at most ``batch_size`` signals and, on the CPU, at most ``CPU_BATCH_SECONDS``
     of padded audio: there a large batch is slower than one clip at a time, as the convolutional
     encoder's activations (512 channels at 3.2 kHz per clip) outgrow the caches; only clips
-    under a second share a pass. On the CPU the batches instead run side by side, one per torch
-    thread, each pass on one thread: 10-20% more throughput than one pass at a time on all of
-    them (benchmarks/audio.py)."""
+    under a second share a pass. The CPU batches also run side by side, one per torch thread,
+    each pass on one thread: 6-22% more throughput here than one pass at a time on all threads
+    (docs/benchmarks.md)."""
     import torch
 
     limit = int(max_seconds * loaded.sampling_rate)

@@ -128,7 +128,8 @@ def main() -> None:
     result.update(bench_emotion(emo_paths, "cpu"))
     if torch.cuda.is_available():
         result.update(bench_emotion(paths, "cuda"))
-    print(" ".join(f"{k}={round(v, 3 if '_vs_' in k else 1) if isinstance(v, float) else v}" for k, v in result.items()))
+    print(" ".join(f"{k}={round(v, 3 if '_vs_' in k else 1) if isinstance(v, float) else v}"
+                   for k, v in result.items()))
 
 
 if __name__ == "__main__":

@@ -116,5 +116,4 @@ def train_head(kind: str, corpus: Corpus, out: str | Path, options: CorpusOption
     if kind == "fluency" and any(c in PROMPT_FEATURES for c in head.features):
         head.fallback = fit_head(kind, corpus.frame(), [c for c in head.features if c not in PROMPT_FEATURES],
                                  DESCRIPTOR_VERSION, metrics.get("without_prompt", {}))
-        head.fallback.ssl_model = options.ssl_model
     return {**metrics, "model_file": str(head.save(out))}

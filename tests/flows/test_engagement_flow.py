@@ -13,6 +13,7 @@ from flows.config import RunParameters
 from flows.engagement import engagement_pipeline
 from outputs.quality import QualityGateError
 from outputs.tables import TABLES, read_partition
+from tests.audio.heads.rated import rated_folder
 from tests.audio.tiny_models import EMOTIONS, build_tiny_wav2vec2
 
 pytestmark = pytest.mark.slow
@@ -186,31 +187,6 @@ def test_a_wrong_field_map_fails_loudly_after_writing_quarantine(tmp_path, prefe
     assert any(q["field"] == "user_id" for q in quarantine)
 
 
-def rated_folder(folder, speakers=10, per_speaker=6):
-    """A speechocean762-format folder of simulated answers rated by the speaker's fluency."""
-    import numpy as np
-    import pandas as pd
-    import soundfile as sf
-
-    from features.simulation.speech import synthesize_speech
-
-    rng = np.random.default_rng(5)
-    rows = []
-    (folder / "WAVE").mkdir(parents=True)
-    for s in range(speakers):
-        fluency, f0 = rng.normal(), float(rng.uniform(100, 240))
-        for k in range(per_speaker):
-            y = synthesize_speech(float(rng.uniform(1.5, 3.5)), f0, float(rng.uniform(0.4, 0.8)), fluency,
-                                  0.0, 25.0, np.random.default_rng(100 * s + k))
-            name = f"WAVE/{s}-{k}.wav"
-            sf.write(folder / name, y, 16000)
-            rating = float(np.clip(5 + 2 * fluency + rng.normal(0, 0.3), 0, 10))
-            rows.append({"wav_path": name, "speaker": f"s{s}", "text": "we call it a bear",
-                         **{f"prerelease_median_{m}": rating for m in ("fluency", "prosodic", "total", "accuracy")}})
-    pd.DataFrame(rows).to_csv(folder / "subset_manifest.csv", index=False)
-    return folder
-
-
 def test_a_fluency_head_trained_with_prompt_texts_scores_answers_with_and_without_one(tmp_path, prefect_harness,
                                                                                     small_platform):
     import numpy as np
@@ -219,7 +195,7 @@ def test_a_fluency_head_trained_with_prompt_texts_scores_answers_with_and_withou
     from audio.heads.model import load_head
     from flows.cli import main
 
-    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated")),
+    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated", speakers=10, clips=6, text="we call it a bear")),
                  "--out", str(tmp_path / "heads")]) == 0
     head = load_head(tmp_path / "heads" / "fluency-head-v1.joblib", "fluency")
     assert "words_per_speech_s" in head.features and "words_per_speech_s" not in head.fallback.features

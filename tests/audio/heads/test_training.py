@@ -10,6 +10,7 @@ import soundfile as sf
 from audio.heads.model import load_head
 from features.simulation.speech import synthesize_speech
 from flows.cli import main
+from tests.audio.heads.rated import rated_folder
 
 
 def test_train_emotion_saves_a_versioned_head_that_separates_unseen_speakers(tmp_path, capsys):
@@ -53,26 +54,6 @@ def test_emotion_head_can_add_pooled_ssl_embeddings(tmp_path, capsys):
     head = load_head(tmp_path / "model" / "emotion-head-v1.joblib")
     assert head.ssl_model == str(ssl)
     assert [f for f in head.features if f.startswith("ssl_")] == [f"ssl_{k}" for k in range(16)]
-
-
-def rated_folder(tmp_path, speakers: int = 8, clips: int = 20, text: str | None = None):
-    """A speechocean762-format folder: fluency ratings that follow the synthetic fluency trait
-    (with a ``text`` column when ``text`` is given)."""
-    rows = []
-    for s in range(1, speakers + 1):
-        speaker = f"{s:04d}"
-        (tmp_path / "WAVE" / speaker).mkdir(parents=True)
-        for k in range(clips):
-            rng = np.random.default_rng(s * 100 + k)
-            trait = rng.normal()
-            path = f"WAVE/{speaker}/{speaker}{k:02d}.WAV"
-            sf.write(tmp_path / path, synthesize_speech(2.0, 110.0 + 12 * s, 0.6, trait, 0.0, 25.0, rng), 16000)
-            score = float(np.clip(6 + 1.5 * trait, 0, 10))
-            rows.append({"wav_path": path, "speaker": speaker, **({"text": text} if text else {}),
-                         "selection": "stratified-cell" if k < 15 else "low-score-supplement",
-                         **{f"prerelease_median_{m}": score for m in ("fluency", "prosodic", "total", "accuracy")}})
-    pd.DataFrame(rows).to_csv(tmp_path / "subset_manifest.csv", index=False)
-    return tmp_path
 
 
 def test_fluency_is_tuned_inside_the_training_speakers_and_scored_on_the_other_half(tmp_path, capsys):
