@@ -29,14 +29,13 @@ class PlainText:
 
     ``problem``: the record for what could not be read (reason, detail, raw; its line is set
     when the readable lines are counted), or None. ``wide_encoding``: "UTF-16"/"UTF-32" when a
-    byte-order mark says no line is UTF-8. ``lines``: newline count of the plain text.
+    byte-order mark says no line is UTF-8.
     """
 
     path: str
     format: str
     problem: dict | None = None
     wide_encoding: str | None = None
-    lines: int = 0
 
 
 def _text(data: bytes) -> str:
@@ -87,11 +86,6 @@ def _cut_partial_line(path: Path) -> bytes:
         return tail
 
 
-def _count_newlines(path: Path, chunk: int = 1 << 24) -> int:
-    with open(path, "rb") as f:
-        return sum(block.count(b"\n") for block in iter(lambda: f.read(chunk), b""))
-
-
 def detect_format(head: bytes) -> str:
     """Return ``"array"`` when the first non-blank byte (after a UTF-8 byte-order mark) is
     ``[``, else ``"ndjson"``."""
@@ -126,4 +120,4 @@ def plain_text(path: str | Path, scratch: str | Path, fmt: str = "auto") -> Plai
                    "raw": ""}
         if fmt == "ndjson":  # the partial last line belongs to the unreadable rest
             problem["raw"] = _text(_cut_partial_line(plain))
-    return PlainText(str(plain), fmt, problem, wide, _count_newlines(plain))
+    return PlainText(str(plain), fmt, problem, wide)

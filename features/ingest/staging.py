@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from features.duck import sql_str, utc_connection
+from features.ingest.extra import common_extra_keys_sql, usable_common_keys
 from features.ingest.options import IngestOptions, StagedFile
 from features.ingest.readers import LINES_SCHEMA, array_batches, ndjson_batches, read_ahead
 from features.ingest.sources import PlainText, plain_text
@@ -71,8 +72,14 @@ def stage_file(local_path: str | Path, source: str, source_index: int, out_dir: 
     plain = plain_text(local_path, staged_dir, options.format)
     staged = StagedFile(source, source_index, str(local_path), str(staged_dir), plain.format, plain_path=plain.path)
     con = utc_connection(options.memory_limit_mb, options.threads, staged_dir / "spill")
+    try:
+        if plain.problem or plain.wide_encoding or (plain.format == "array" and not _closed_array(plain.path)):
+            raise _DuckdbRefuses("a gzip break, a wide encoding or an unclosed array")
+        common = _common_extra_keys(con, plain, options)
+    except (duckdb.Error, _DuckdbRefuses):
+        common = ()
     validate = lambda lines: staged_select(  # noqa: E731
-        validation_sql(lines, options.fields, options.naive_timezone), source, source_index)
+        validation_sql(lines, options.fields, options.naive_timezone, common), source, source_index)
     try:
         if plain.problem or plain.wide_encoding or (plain.format == "array" and not _closed_array(plain.path)):
             raise _DuckdbRefuses("a gzip break, a wide encoding or an unclosed array")
@@ -98,6 +105,12 @@ def stage_file(local_path: str | Path, source: str, source_index: int, out_dir: 
     log.info("staged %s: %d records, %d quarantined (%s reader)", source, staged.records, staged.quarantined,
              staged.reader)
     return staged
+
+
+def _common_extra_keys(con, plain: PlainText, options: IngestOptions) -> tuple[str, ...]:
+    """Return the extra keys most common among the file's first records (see ``extra``)."""
+    found = con.execute(common_extra_keys_sql(duckdb_lines_sql(plain), options.fields)).fetchone()
+    return usable_common_keys(found[0] if found else None)
 
 
 def _copy_batch(con, batch, validate, staged_dir: Path, k: int) -> None:

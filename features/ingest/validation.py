@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from features.duck import sql_str
+from features.ingest.extra import extra_sql, unknown_keys_sql
 from features.ingest.options import MAX_RAW_CHARS
 from features.statuses import QuarantineReason, RecordStatus
 from features.telemetry_schema import EVENT_SCHEMA, FIELD_KINDS, REQUIRED_FIELDS, VALUE_RANGES, FieldMap
@@ -28,13 +29,16 @@ _OK_TYPES = {
     "object": "('OBJECT')",
 }
 _OFFSET_RE = r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)\s*$"
+# A text field holding an object, an array or a boolean, found in all text fields at once:
+# they are joined with a separator (0x1f) that each value is then read after.
+_ODD_TEXT_RE = r"\x1f([{\[]|true\x1f|false\x1f)"
 
 
-def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str], dict[str, str]]:
-    """Return the ``json_transform`` structure (every leaf VARCHAR), the SQL reading each
-    field from the transformed struct ``s``, and, per object field, an SQL test that is true
-    when the value is there but is not a usable object."""
-    spec: dict = {}
+def _struct_spec(field_map: FieldMap, common_keys: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Return the ``json_transform`` structure (every field's leaf VARCHAR, each common extra
+    key JSON), the SQL reading each field from the transformed struct ``s``, and, per object
+    field, an SQL test that is true when the value is there but is not a usable object."""
+    spec: dict = {key: "JSON" for key in common_keys}
     access = {name: "s" + "".join(f"[{sql_str(k)}]" for k in field_map.keys(name)) for name in FIELD_KINDS}
     # Leaves first (FieldMap guarantees none lies inside another leaf), then object fields,
     # which stay structs when leaves lie inside them.
@@ -57,10 +61,11 @@ def _struct_spec(field_map: FieldMap) -> tuple[str, dict[str, str], dict[str, st
     return json.dumps(spec), access, odd_objects
 
 
-def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
+def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str, common_keys: tuple[str, ...] = ()) -> str:
     """Return the query that validates relation ``lines(line_no, line, utf8_ok, preset_reason,
     preset_detail)``: a line whose verdict its reader already knows (a file-level problem)
-    carries it in ``preset_*``.
+    carries it in ``preset_*``. ``common_keys`` are the extra keys most records of the file
+    carry (``features.ingest.extra``).
 
     One ``json_transform`` reads every field as text. Cheap tests flag the rows that may be bad
     (a field missing, a value that looks like an object, array or boolean where a string is
@@ -71,17 +76,16 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
     """
     names = list(FIELD_KINDS)
     paths = ", ".join(sql_str(field_map.paths[n]) for n in names)
-    spec, access, odd_objects = _struct_spec(field_map)
+    spec, access, odd_objects = _struct_spec(field_map, common_keys)
     values = ", ".join(f"{access[n]} AS s_{n}" for n in names if FIELD_KINDS[n] != "object")
     typed = ", ".join(f"t[{i}] AS t_{n}" for i, n in enumerate(names, 1))
     numeric = [n for n, k in FIELD_KINDS.items() if k in ("number", "integer")]
     textual = [n for n, k in FIELD_KINDS.items() if k in ("id", "time")]
-    # Cheap tests on first characters (ascii codes: space 32, '{' 123, '[' 91, 't' 116, 'f' 102);
-    # a row they flag pays for the exact diagnosis below.
+    # Cheap tests on first characters; a row they flag pays for the exact diagnosis below.
+    joined_text = "concat(" + ", ".join(f"chr(31), s_{n}" for n in textual) + ", chr(31))"
     suspect = " OR ".join(
-        [f"s_{n} IS NULL OR s_{n} = '' OR ascii(s_{n}) = 32" for n in REQUIRED_FIELDS]
-        + [f"ascii(s_{n}) IN (123, 91) OR (ascii(s_{n}) IN (116, 102) AND s_{n} IN ('true', 'false'))"
-           for n in textual]
+        [f"s_{n} IS NULL OR s_{n} = '' OR starts_with(s_{n}, ' ')" for n in REQUIRED_FIELDS]
+        + [f"regexp_matches({joined_text}, '{_ODD_TEXT_RE}')"]
         + [f"(s_{n} IS NOT NULL AND num_{n} IS NULL)" for n in numeric]
         + [f"num_{n} <> trunc(num_{n})" for n, k in FIELD_KINDS.items() if k == "integer"]
         + list(odd_objects.values())
@@ -114,7 +118,6 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str) -> str:
         if k == "id" and n not in ("prompt_id", "response_prompt_id")
     )
     nums = ", ".join(f"TRY_CAST(s_{n} AS DOUBLE) AS num_{n}" for n in numeric)
-    drop_keys = "{" + ",".join(f'"{k}":null' for k in field_map.top_level_keys()) + "}"
     return f"""
 WITH checked AS (
   -- A NUL byte makes a line invalid JSON, so only lines that are not JSON are searched for one.
@@ -133,16 +136,20 @@ WITH checked AS (
 ), times AS (
   SELECT *, {nums},
     regexp_matches(s_timestamp, '{_OFFSET_RE}') AS has_offset,
-    regexp_full_match(s_timestamp, '\\d{{9,}}') AS is_epoch
+    -- The clock as written, any offset ignored; a time with an offset is this minus the offset.
+    TRY_CAST(s_timestamp AS TIMESTAMP) AS ts_local
   FROM vals
+), time_kinds AS (
+  -- Only a time no reading takes can be epoch milliseconds: the pattern runs on few rows.
+  SELECT *, CASE WHEN has_offset OR ts_local IS NOT NULL THEN false
+                 ELSE regexp_full_match(s_timestamp, '\\d{{9,}}') END AS is_epoch FROM times
 ), parsed AS (
   SELECT *,
     CASE WHEN is_epoch THEN make_timestamp(TRY_CAST(s_timestamp AS BIGINT) * 1000)::TIMESTAMPTZ
          WHEN has_offset THEN TRY_CAST(s_timestamp AS TIMESTAMPTZ)
-         ELSE timezone({sql_str(naive_timezone)}, TRY_CAST(s_timestamp AS TIMESTAMP))
-    END AS ts_parsed,
-    CASE WHEN has_offset THEN regexp_extract(s_timestamp, '([+-]\\d\\d:?\\d?\\d?|[Zz])\\s*$', 1) END AS off
-  FROM times
+         ELSE timezone({sql_str(naive_timezone)}, ts_local)
+    END AS ts_parsed
+  FROM time_kinds
 ), flagged AS (
   SELECT *, NOT is_blank AND coalesce(s IS NULL OR {suspect}, false) AS suspect FROM parsed
 ), diagnosed AS (
@@ -162,27 +169,25 @@ WITH checked AS (
 {chr(10).join('      ' + c for c in checks)}
     END AS verdict
   FROM diagnosed
+), kept AS (
+  SELECT *, CASE WHEN verdict IS NULL AND NOT is_blank THEN {unknown_keys_sql(field_map)} END AS ks FROM judged
 )
 SELECT
   {ids},
   coalesce(s_response_prompt_id, s_prompt_id) AS prompt_id,
   ts_parsed AS ts,
-  CASE WHEN off IN ('Z', 'z') THEN 0
-       WHEN off <> '' THEN (CASE WHEN off[1] = '-' THEN -1 ELSE 1 END)
-          * (off[2:3]::INTEGER * 60 + coalesce(TRY_CAST(right(off, 2) AS INTEGER) * (length(off) > 3)::INTEGER, 0))
-  END::SMALLINT AS utc_offset_min,
+  CASE WHEN has_offset THEN (epoch_us(ts_local) - epoch_us(ts_parsed)) // 60000000 END::SMALLINT AS utc_offset_min,
   NOT has_offset AND NOT is_epoch AS ts_naive,
   num_duration_ms AS duration_ms, num_expected_duration_ms AS expected_duration_ms,
   num_score AS score, num_attempt::INTEGER AS attempt,
-  CASE WHEN verdict IS NULL AND NOT is_blank
-       THEN nullif(json_merge_patch(line, '{drop_keys}')::VARCHAR, '{{}}') END AS extra,
+  CASE WHEN ks IS NOT NULL THEN {extra_sql(field_map, common_keys, "s")} END AS extra,
   line_no AS source_line,
   hash(line) AS payload_hash,
   CASE WHEN is_blank THEN '{RecordStatus.BLANK}' WHEN verdict IS NULL THEN '{RecordStatus.VALID}'
        ELSE '{RecordStatus.QUARANTINED}' END AS status,
   verdict.r AS reason, verdict.f AS field, verdict.d AS detail,
   CASE WHEN verdict IS NOT NULL THEN left(line, {MAX_RAW_CHARS}) END AS raw
-FROM judged
+FROM kept
 """
 
 

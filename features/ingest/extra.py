@@ -1,0 +1,63 @@
+"""The ``extra`` column: a record's top-level keys outside the field map, as one JSON object.
+
+Rebuilding a record without its known keys (``json_merge_patch``) costs more than the rest of
+validation together. Most files repeat one set of extra keys on every record (an app version,
+a device), so the keys most common in a file's first lines are read by the validation query's
+own ``json_transform`` and joined as text; a record with other extra keys, or the same keys in
+another order, is rebuilt. Both ways give the same text (tests hold them equal).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from features.duck import sql_str
+from features.telemetry_schema import FieldMap
+
+SAMPLE_LINES = 2_000
+# Keys spelt with only these characters need no escaping in JSON or in SQL.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def _known_keys_list(field_map: FieldMap) -> str:
+    return "[" + ", ".join(sql_str(k) for k in field_map.top_level_keys()) + "]"
+
+
+def unknown_keys_sql(field_map: FieldMap, line: str = "line") -> str:
+    """Return the SQL list of ``line``'s top-level keys outside the field map, in order."""
+    return f"list_filter(json_keys({line}), lambda k: NOT list_contains({_known_keys_list(field_map)}, k))"
+
+
+def common_extra_keys_sql(lines: str, field_map: FieldMap) -> str:
+    """Return the query giving the list of extra keys most common among the first
+    ``SAMPLE_LINES`` JSON objects of relation ``lines`` (no row when there are none)."""
+    return f"""
+SELECT ks FROM (
+  SELECT {unknown_keys_sql(field_map)} AS ks
+  FROM (SELECT line FROM {lines} LIMIT {SAMPLE_LINES})
+  WHERE json_valid(line) AND json_type(line) = 'OBJECT')
+WHERE len(ks) > 0 GROUP BY ks ORDER BY count(*) DESC, ks LIMIT 1"""
+
+
+def usable_common_keys(keys: list[str] | None) -> tuple[str, ...]:
+    """Return the common keys the fast path can join as text (none when a key needs escaping)."""
+    keys = list(keys or ())
+    return tuple(keys) if keys and all(_PLAIN_KEY.fullmatch(k) for k in keys) else ()
+
+
+def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str, keys: str = "ks") -> str:
+    """Return the SQL text of ``extra`` for a valid JSON object in column ``line``, whose keys
+    outside the field map are the list in column ``keys`` (``unknown_keys_sql``).
+
+    ``values`` is the struct holding each of ``common_keys`` read as JSON (a JSON null comes
+    back as SQL NULL). Null when the record has no key outside the field map.
+    """
+    drop_keys = "{" + ",".join(f"{json.dumps(k)}:null" for k in field_map.top_level_keys()) + "}"
+    rebuilt = f"nullif(json_merge_patch(line, {sql_str(drop_keys)})::VARCHAR, '{{}}')"
+    if not common_keys:
+        return f"CASE WHEN len({keys}) = 0 THEN NULL ELSE {rebuilt} END"
+    joined = " || ',' || ".join(
+        f"{sql_str(json.dumps(k) + ':')} || coalesce({values}[{sql_str(k)}], 'null')" for k in common_keys)
+    listed = "[" + ", ".join(sql_str(k) for k in common_keys) + "]"
+    return f"CASE WHEN {keys} = {listed} THEN '{{' || {joined} || '}}' WHEN len({keys}) = 0 THEN NULL ELSE {rebuilt} END"
