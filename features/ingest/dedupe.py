@@ -62,11 +62,9 @@ def finalize_events(staged: list[StagedFile], events_path: str | Path, quarantin
         FROM ranked WHERE rn > 1""")
     dups, conflicts = con.execute("SELECT count(*) FILTER (same), count(*) FILTER (NOT same) FROM losers").fetchone()
     cols = ", ".join(EVENT_SCHEMA.names)
-    if dups + conflicts:  # a join reorders rows at batch boundaries: sort back into input order
-        events = (f"SELECT {cols} FROM staged ANTI JOIN losers USING (source_index, source_line) "
-                  f"WHERE {valid} ORDER BY source_index, source_line")
-    else:
-        events = f"SELECT {cols} FROM staged WHERE {valid}"
+    events = f"SELECT {cols} FROM staged WHERE {valid}"
+    if dups + conflicts:
+        events += f" AND NOT {_is_loser(con)}"
     con.execute(f"COPY ({events}) TO {sql_str(str(events_path))} (FORMAT parquet, COMPRESSION zstd)")
     n_valid = sum(s.valid for s in staged)
     losers = con.execute("SELECT source_index, source_line, event_id FROM losers WHERE NOT same ORDER BY ALL").fetchall()
@@ -78,6 +76,20 @@ def finalize_events(staged: list[StagedFile], events_path: str | Path, quarantin
         TO {sql_str(str(quarantine_path))} (FORMAT parquet, COMPRESSION zstd)""")
     con.close()
     return DedupeResult(n_valid - dups - conflicts, dups, conflicts)
+
+
+def _is_loser(con) -> str:
+    """Return an SQL test that a staged row is in ``losers``, as a lookup in a bit string of
+    every row's place in the run: a join would reorder rows at batch boundaries, and sorting
+    them back costs more than the rest of the write."""
+    last_lines = dict(con.execute("SELECT source_index, max(source_line) FROM staged GROUP BY ALL").fetchall())
+    bases, total = [], 0
+    for index in range(max(last_lines) + 1):
+        bases.append(total)
+        total += last_lines.get(index, 0)
+    place = f"({bases}[source_index + 1] + source_line - 1)"
+    con.execute(f"SET VARIABLE loser_bits = (SELECT bitstring_agg({place}, 0, {max(total - 1, 0)}) FROM losers)")
+    return f"get_bit(getvariable('loser_bits'), {place}::INTEGER) = 1"
 
 
 def conflict_rows(staged: list[StagedFile], losers: list[tuple], options: IngestOptions) -> pa.Table:

@@ -29,9 +29,9 @@ _OK_TYPES = {
     "object": "('OBJECT')",
 }
 _OFFSET_RE = r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)\s*$"
-# A text field holding an object, an array or a boolean, found in all text fields at once:
-# they are joined with a separator (0x1f) that each value is then read after.
-_ODD_TEXT_RE = r"\x1f([{\[]|true\x1f|false\x1f)"
+# A text field that is empty, starts with a space or holds an object, an array or a boolean,
+# found in all text fields at once: they are joined with a separator (0x1f) each value follows.
+_ODD_TEXT_RE = r"\x1f([{\[ \x1f]|true\x1f|false\x1f)"
 
 
 def _struct_spec(field_map: FieldMap, common_keys: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, str]]:
@@ -82,15 +82,15 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str, common_
     numeric = [n for n, k in FIELD_KINDS.items() if k in ("number", "integer")]
     textual = [n for n, k in FIELD_KINDS.items() if k in ("id", "time")]
     # Cheap tests on first characters; a row they flag pays for the exact diagnosis below.
-    joined_text = "concat(" + ", ".join(f"chr(31), s_{n}" for n in textual) + ", chr(31))"
+    joined_text = "concat_ws(chr(31), '', " + ", ".join(f"s_{n}" for n in textual) + ", '')"  # skips nulls
     suspect = " OR ".join(
-        [f"s_{n} IS NULL OR s_{n} = '' OR starts_with(s_{n}, ' ')" for n in REQUIRED_FIELDS]
+        [f"s_{n} IS NULL" for n in REQUIRED_FIELDS]
         + [f"regexp_matches({joined_text}, '{_ODD_TEXT_RE}')"]
         + [f"(s_{n} IS NOT NULL AND num_{n} IS NULL)" for n in numeric]
         + [f"num_{n} <> trunc(num_{n})" for n, k in FIELD_KINDS.items() if k == "integer"]
         + list(odd_objects.values())
-        + ["ts_parsed IS NULL OR ts_parsed < TIMESTAMPTZ '2000-01-01' OR ts_parsed >= TIMESTAMPTZ '2100-01-01'"]
-        + [f"num_{n} < {lo} OR num_{n} > {hi}" for n, (lo, hi) in VALUE_RANGES.items()]
+        + ["ts_parsed IS NULL OR NOT (ts_parsed BETWEEN TIMESTAMPTZ '2000-01-01' AND TIMESTAMPTZ '2099-12-31 23:59:59.999999')"]
+        + [f"NOT (num_{n} BETWEEN {lo} AND {hi})" for n, (lo, hi) in VALUE_RANGES.items()]
     )
     missing = " OR ".join(f"t_{n} IS NULL" for n in REQUIRED_FIELDS)
     checks = [
