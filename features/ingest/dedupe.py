@@ -52,11 +52,13 @@ def finalize_events(staged: list[StagedFile], events_path: str | Path, quarantin
         FROM read_parquet([{parts}], union_by_name=true, file_row_number=true)""")
     valid = f"status = '{RecordStatus.VALID}'"
     con.execute(f"""CREATE TEMP TABLE losers AS
-        WITH dup AS (SELECT event_id FROM staged WHERE {valid} GROUP BY event_id HAVING count(*) > 1),
+        -- Grouped by a hash of the id (cheaper than the text); ids that merely share a hash
+        -- are told apart by the window, which partitions by the id itself.
+        WITH dup AS (SELECT hash(event_id) AS h FROM staged WHERE {valid} GROUP BY h HAVING count(*) > 1),
         ranked AS (
           SELECT event_id, source_index, source_line, payload_hash,
                  row_number() OVER w AS rn, first_value(payload_hash) OVER w AS first_hash
-          FROM staged SEMI JOIN dup USING (event_id) WHERE {valid}
+          FROM staged WHERE {valid} AND hash(event_id) IN (SELECT h FROM dup)
           WINDOW w AS (PARTITION BY event_id ORDER BY source_index, source_line))
         SELECT event_id, source_index, source_line, payload_hash = first_hash AS same
         FROM ranked WHERE rn > 1""")
