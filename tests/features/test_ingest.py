@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -86,7 +87,8 @@ def test_duplicates_are_dropped_and_conflicts_quarantined_keeping_the_first(tmp_
     a = write_lines(tmp_path / "a.ndjson", [first, ev("k1"), first])
     b = write_lines(tmp_path / "b.ndjson.gz", [conflict, ev("k1")], gz=True)
     staged, result, events, quarantine = ingest(tmp_path, [a, b])
-    assert sorted(col(events, "event_id")) == ["d1", "k1"]
+    assert [(e["source_file"], e["source_line"], e["event_id"]) for e in events] == [
+        ("a.ndjson", 1, "d1"), ("a.ndjson", 2, "k1")]
     assert {e["event_id"]: e["score"] for e in events}["d1"] == 0.5
     assert (result.duplicates, result.conflicting) == (2, 1)
     row = quarantine[0]
@@ -99,6 +101,31 @@ def test_unknown_fields_are_kept_in_extra_and_unknown_types_kept(tmp_path):
     _, _, events, _ = ingest(tmp_path, [path])
     assert events[0]["event_type"] == "streak_freeze"
     assert json.loads(events[0]["extra"]) == {"app": "5.1", "device": {"os": "ios"}}
+
+
+def test_extra_joined_from_a_files_common_keys_equals_the_rebuilt_record(tmp_path):
+    """Records whose extra keys are the file's common set take the joined-text path; the others
+    are rebuilt. Every one must equal duckdb's json_merge_patch of the line without its known keys."""
+    common = [json.dumps(ev(f"c{n}", app_version=f"5.{n}", device={"os": "ios", "model": n})) for n in range(50)]
+    odd = [json.dumps(ev("o1", app_version="5.1", device={"os": "ios"}, channel="push")),  # one key more
+           json.dumps(ev("o2", device={"os": "ios"}, app_version="5.1")),  # the keys in another order
+           json.dumps(ev("o3", app_version=None, device={"os": "ios"})),  # a null value
+           json.dumps(ev("o4", app_version="5.1")),  # a key fewer
+           json.dumps(ev("o5")),  # no key outside the field map
+           '{"event_id":"o6","event_type":"x","user_id":"u","timestamp":"2026-09-01T10:00:00Z",'
+           '"app_version":"5.1","app_version":"6.0","device":{ "os" : "é\\u00e9", "n": 1.50 }}',  # duplicate key
+           '{"event_id":"o7","event_type":"x","user_id":"u","timestamp":"2026-09-01T10:00:00Z",'
+           '"app_version":1e999,"device":[1, {"a":null}]}']  # odd values, common keys
+    path = write_lines(tmp_path / "t.ndjson", common + odd)
+    _, _, events, quarantine = ingest(tmp_path, [path])
+    assert not quarantine and len(events) == len(common) + len(odd)
+    known = "{" + ",".join(f'"{k}":null' for k in FieldMap.with_overrides({}).top_level_keys()) + "}"
+    con = duckdb.connect()
+    for line, event in zip(common + odd, events):
+        rebuilt = con.execute("SELECT nullif(json_merge_patch(?, ?)::VARCHAR, '{}')", [line, known]).fetchone()[0]
+        assert event["extra"] == rebuilt, event["event_id"]
+    assert json.loads(events[0]["extra"]) == {"app_version": "5.0", "device": {"os": "ios", "model": 0}}
+    assert events[len(common) + 4]["extra"] is None
 
 
 def test_platform_field_names_map_through_config(tmp_path):
