@@ -60,4 +60,5 @@ def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str, ke
     joined = " || ',' || ".join(
         f"{sql_str(json.dumps(k) + ':')} || coalesce({values}[{sql_str(k)}], 'null')" for k in common_keys)
     listed = "[" + ", ".join(sql_str(k) for k in common_keys) + "]"
-    return f"CASE WHEN {keys} = {listed} THEN '{{' || {joined} || '}}' WHEN len({keys}) = 0 THEN NULL ELSE {rebuilt} END"
+    return (f"CASE WHEN {keys} = {listed} THEN '{{' || {joined} || '}}' "
+            f"WHEN len({keys}) = 0 THEN NULL ELSE {rebuilt} END")

@@ -72,16 +72,13 @@ def stage_file(local_path: str | Path, source: str, source_index: int, out_dir: 
     plain = plain_text(local_path, staged_dir, options.format)
     staged = StagedFile(source, source_index, str(local_path), str(staged_dir), plain.format, plain_path=plain.path)
     con = utc_connection(options.memory_limit_mb, options.threads, staged_dir / "spill")
-    try:
-        if plain.problem or plain.wide_encoding or (plain.format == "array" and not _closed_array(plain.path)):
-            raise _DuckdbRefuses("a gzip break, a wide encoding or an unclosed array")
-        common = _common_extra_keys(con, plain, options)
-    except (duckdb.Error, _DuckdbRefuses):
-        common = ()
+    duckdb_reads = not (plain.problem or plain.wide_encoding
+                        or (plain.format == "array" and not _closed_array(plain.path)))
+    common = _common_extra_keys(con, plain, options) if duckdb_reads else ()
     validate = lambda lines: staged_select(  # noqa: E731
         validation_sql(lines, options.fields, options.naive_timezone, common), source, source_index)
     try:
-        if plain.problem or plain.wide_encoding or (plain.format == "array" and not _closed_array(plain.path)):
+        if not duckdb_reads:
             raise _DuckdbRefuses("a gzip break, a wide encoding or an unclosed array")
         con.execute(f"COPY ({validate(duckdb_lines_sql(plain))}) TO {part(staged_dir, 0)} {STAGED_FORMAT}")
     except (duckdb.Error, _DuckdbRefuses) as exc:
@@ -108,8 +105,12 @@ def stage_file(local_path: str | Path, source: str, source_index: int, out_dir: 
 
 
 def _common_extra_keys(con, plain: PlainText, options: IngestOptions) -> tuple[str, ...]:
-    """Return the extra keys most common among the file's first records (see ``extra``)."""
-    found = con.execute(common_extra_keys_sql(duckdb_lines_sql(plain), options.fields)).fetchone()
+    """Return the extra keys most common among the file's first records (see ``extra``); none
+    when duckdb's reader refuses them (the file is then read by the Python reader)."""
+    try:
+        found = con.execute(common_extra_keys_sql(duckdb_lines_sql(plain), options.fields)).fetchone()
+    except duckdb.Error:
+        return ()
     return usable_common_keys(found[0] if found else None)
 
 

@@ -89,7 +89,8 @@ def validation_sql(lines: str, field_map: FieldMap, naive_timezone: str, common_
         + [f"(s_{n} IS NOT NULL AND num_{n} IS NULL)" for n in numeric]
         + [f"num_{n} <> trunc(num_{n})" for n, k in FIELD_KINDS.items() if k == "integer"]
         + list(odd_objects.values())
-        + ["ts_parsed IS NULL OR NOT (ts_parsed BETWEEN TIMESTAMPTZ '2000-01-01' AND TIMESTAMPTZ '2099-12-31 23:59:59.999999')"]
+        + ["ts_parsed IS NULL OR NOT (ts_parsed BETWEEN TIMESTAMPTZ '2000-01-01' "
+           "AND TIMESTAMPTZ '2099-12-31 23:59:59.999999')"]
         + [f"NOT (num_{n} BETWEEN {lo} AND {hi})" for n, (lo, hi) in VALUE_RANGES.items()]
     )
     missing = " OR ".join(f"t_{n} IS NULL" for n in REQUIRED_FIELDS)
