@@ -110,17 +110,17 @@ def _profile(info: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
 def _deadlines(visible: dict[str, pd.DataFrame], snaps: pd.DataFrame) -> pd.DataFrame:
     """Assessments due before d, those missed, days to the next deadline, and lateness and
     weighted score of what was submitted before d."""
-    assessments = visible["assessments"]
+    assessments = visible["assessments"].assign(is_tma=lambda f: (f["assessment_type"] == "TMA").astype(int))
     subs = visible["studentAssessment"].merge(assessments, on="id_assessment")
     rows = []
     for day, part in snaps.groupby("day"):
         due = assessments[assessments["date"] < day]
         done = subs[subs["date_submitted"] < day]
         per_course = due.groupby(["code_module", "code_presentation"]).agg(
-            assessments_due=("id_assessment", "size"), tmas_due=("assessment_type", lambda t: int((t == "TMA").sum())))
+            assessments_due=("id_assessment", "size"), tmas_due=("is_tma", "sum"))
         upcoming = assessments[assessments["date"] >= day].groupby(["code_module", "code_presentation"])["date"].min()
         submitted = done[done["id_assessment"].isin(due["id_assessment"])].groupby(KEYS).agg(
-            submitted_due=("id_assessment", "size"), tmas_submitted=("assessment_type", lambda t: int((t == "TMA").sum())))
+            submitted_due=("id_assessment", "size"), tmas_submitted=("is_tma", "sum"))
         quality = done.assign(late=done["date_submitted"] - done["date"], weighted=done["score"] * done["weight"]) \
             .groupby(KEYS).agg(mean_lateness_days=("late", "mean"), weighted=("weighted", "sum"), weight=("weight", "sum"))
         frame = part[KEYS].join(per_course, on=["code_module", "code_presentation"]) \
