@@ -24,9 +24,9 @@ def _known_keys_list(field_map: FieldMap) -> str:
     return "[" + ", ".join(sql_str(k) for k in field_map.top_level_keys()) + "]"
 
 
-def unknown_keys_sql(field_map: FieldMap, line: str = "line") -> str:
-    """Return the SQL list of ``line``'s top-level keys outside the field map, in order."""
-    return f"list_filter(json_keys({line}), lambda k: NOT list_contains({_known_keys_list(field_map)}, k))"
+def unknown_keys_sql(field_map: FieldMap) -> str:
+    """Return the SQL list of column ``line``'s top-level keys outside the field map, in order."""
+    return f"list_filter(json_keys(line), lambda k: NOT list_contains({_known_keys_list(field_map)}, k))"
 
 
 def common_extra_keys_sql(lines: str, field_map: FieldMap) -> str:
@@ -46,9 +46,9 @@ def usable_common_keys(keys: list[str] | None) -> tuple[str, ...]:
     return tuple(keys) if keys and all(_PLAIN_KEY.fullmatch(k) for k in keys) else ()
 
 
-def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str, keys: str = "ks") -> str:
+def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str) -> str:
     """Return the SQL text of ``extra`` for a valid JSON object in column ``line``, whose keys
-    outside the field map are the list in column ``keys`` (``unknown_keys_sql``).
+    outside the field map are the list in column ``ks`` (``unknown_keys_sql``).
 
     ``values`` is the struct holding each of ``common_keys`` read as JSON (a JSON null comes
     back as SQL NULL). Null when the record has no key outside the field map.
@@ -56,9 +56,9 @@ def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str, ke
     drop_keys = "{" + ",".join(f"{json.dumps(k)}:null" for k in field_map.top_level_keys()) + "}"
     rebuilt = f"nullif(json_merge_patch(line, {sql_str(drop_keys)})::VARCHAR, '{{}}')"
     if not common_keys:
-        return f"CASE WHEN len({keys}) = 0 THEN NULL ELSE {rebuilt} END"
+        return f"CASE WHEN len(ks) = 0 THEN NULL ELSE {rebuilt} END"
     joined = " || ',' || ".join(
         f"{sql_str(json.dumps(k) + ':')} || coalesce({values}[{sql_str(k)}], 'null')" for k in common_keys)
     listed = "[" + ", ".join(sql_str(k) for k in common_keys) + "]"
-    return (f"CASE WHEN {keys} = {listed} THEN '{{' || {joined} || '}}' "
-            f"WHEN len({keys}) = 0 THEN NULL ELSE {rebuilt} END")
+    return (f"CASE WHEN ks = {listed} THEN '{{' || {joined} || '}}' "
+            f"WHEN len(ks) = 0 THEN NULL ELSE {rebuilt} END")

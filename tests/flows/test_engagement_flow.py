@@ -195,7 +195,8 @@ def test_a_fluency_head_trained_with_prompt_texts_scores_answers_with_and_withou
     from audio.heads.model import load_head
     from flows.cli import main
 
-    assert main(["train-fluency", "--dir", str(rated_folder(tmp_path / "rated", speakers=10, clips=6, text="we call it a bear")),
+    rated = rated_folder(tmp_path / "rated", speakers=10, clips=6, text="we call it a bear")
+    assert main(["train-fluency", "--dir", str(rated),
                  "--out", str(tmp_path / "heads")]) == 0
     head = load_head(tmp_path / "heads" / "fluency-head-v1.joblib", "fluency")
     assert "words_per_speech_s" in head.features and "words_per_speech_s" not in head.fallback.features
