@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from features.duck import sql_str
-from features.ingest.extra import extra_sql, unknown_keys_sql
+from features.ingest.extra import extra_sql
 from features.ingest.options import MAX_RAW_CHARS
 from features.statuses import QuarantineReason, RecordStatus
 from features.telemetry_schema import EVENT_SCHEMA, FIELD_KINDS, REQUIRED_FIELDS, VALUE_RANGES, FieldMap
@@ -171,7 +171,7 @@ WITH checked AS (
     END AS verdict
   FROM diagnosed
 ), kept AS (
-  SELECT *, CASE WHEN verdict IS NULL AND NOT is_blank THEN {unknown_keys_sql(field_map)} END AS ks FROM judged
+  SELECT *, CASE WHEN verdict IS NULL AND NOT is_blank THEN json_keys(line) END AS keys FROM judged
 )
 SELECT
   {ids},
@@ -181,7 +181,7 @@ SELECT
   NOT has_offset AND NOT is_epoch AS ts_naive,
   num_duration_ms AS duration_ms, num_expected_duration_ms AS expected_duration_ms,
   num_score AS score, num_attempt::INTEGER AS attempt,
-  CASE WHEN ks IS NOT NULL THEN {extra_sql(field_map, common_keys, "s")} END AS extra,
+  CASE WHEN keys IS NOT NULL THEN {extra_sql(field_map, common_keys, "s", "keys")} END AS extra,
   line_no AS source_line,
   hash(line) AS payload_hash,
   CASE WHEN is_blank THEN '{RecordStatus.BLANK}' WHEN verdict IS NULL THEN '{RecordStatus.VALID}'

@@ -115,7 +115,10 @@ def test_extra_joined_from_a_files_common_keys_equals_the_rebuilt_record(tmp_pat
            '{"event_id":"o6","event_type":"x","user_id":"u","timestamp":"2026-09-01T10:00:00Z",'
            '"app_version":"5.1","app_version":"6.0","device":{ "os" : "é\\u00e9", "n": 1.50 }}',  # duplicate key
            '{"event_id":"o7","event_type":"x","user_id":"u","timestamp":"2026-09-01T10:00:00Z",'
-           '"app_version":1e999,"device":[1, {"a":null}]}']  # odd values, common keys
+           '"app_version":1e999,"device":[1, {"a":null}]}',  # odd values, common keys
+           json.dumps(ev("o8", session_id=None, app_version="5.1", device={"os": "ios"})),  # a known key null
+           '{"event_id":"o9","event_type":"x","event_type":"y","user_id":"u","timestamp":"2026-09-01T10:00:00Z",'
+           '"app_version":"5.1"}']  # as many keys as the common case, but a known key twice for a common one
     path = write_lines(tmp_path / "t.ndjson", common + odd)
     _, _, events, quarantine = ingest(tmp_path, [path])
     assert not quarantine and len(events) == len(common) + len(odd)
