@@ -66,11 +66,12 @@ def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str, ke
     count = f"len({keys})"
     if not common_keys:
         return f"CASE WHEN {count} = {known} THEN NULL ELSE {rebuilt} END"
-    joined = " || ',' || ".join(
-        f"{sql_str(json.dumps(k) + ':')} || {values}[{sql_str(k)}]" for k in common_keys)
+    parts = [sql_str(("{" if i == 0 else ",") + json.dumps(k) + ":") + f", {values}[{sql_str(k)}]"
+             for i, k in enumerate(common_keys)]
+    joined = f"concat({', '.join(parts)}, '}}')"  # one string built, not one per ||
     present = " AND ".join(f"{values}[{sql_str(k)}] IS NOT NULL" for k in common_keys)
     in_order = " AND ".join(f"list_position({keys}, {sql_str(a)}) < list_position({keys}, {sql_str(b)})"
                             for a, b in zip(common_keys, common_keys[1:])) or "true"
     return (f"CASE WHEN {count} = {known} THEN NULL "
             f"WHEN {count} = {known} + {len(common_keys)} AND {present} AND {in_order} "
-            f"THEN '{{' || {joined} || '}}' ELSE {rebuilt} END")
+            f"THEN {joined} ELSE {rebuilt} END")
