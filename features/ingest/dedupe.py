@@ -87,7 +87,7 @@ def finalize_events(staged: list[StagedFile], events_path: str | Path, quarantin
 def _is_loser(con) -> str:
     """Return an SQL test that a staged row is in ``losers``, as a lookup in a bit string of
     every row's place in the run: a join would reorder rows at batch boundaries, and sorting
-    them back took 30-50% longer (0.96 M rows)."""
+    them back cost 0.15-0.36 s on 0.96 M rows."""
     last_lines = dict(con.execute("SELECT source_index, max(source_line) FROM staged GROUP BY ALL").fetchall())
     bases, total = [], 0
     for index in range(max(last_lines) + 1):

@@ -60,9 +60,10 @@ def extra_sql(field_map: FieldMap, common_keys: tuple[str, ...], values: str, ke
     the field map, and each of ``common_keys`` read as JSON (a JSON null or a missing key
     comes back as SQL NULL). Null when the record has no key outside the field map.
     """
-    drop_keys = "{" + ",".join(f"{json.dumps(k)}:null" for k in field_map.top_level_keys()) + "}"
+    top_level = field_map.top_level_keys()
+    drop_keys = "{" + ",".join(f"{json.dumps(k)}:null" for k in top_level) + "}"
     rebuilt = f"nullif(json_merge_patch(line, {sql_str(drop_keys)})::VARCHAR, '{{}}')"
-    known = " + ".join(f"({values}[{sql_str(k)}] IS NOT NULL)::INTEGER" for k in field_map.top_level_keys())
+    known = " + ".join(f"({values}[{sql_str(k)}] IS NOT NULL)::INTEGER" for k in top_level)
     count = f"len({keys})"
     if not common_keys:
         return f"CASE WHEN {count} = {known} THEN NULL ELSE {rebuilt} END"
