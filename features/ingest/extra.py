@@ -26,21 +26,14 @@ SAMPLE_LINES = 2_000
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
-def _known_keys_list(field_map: FieldMap) -> str:
-    return "[" + ", ".join(sql_str(k) for k in field_map.top_level_keys()) + "]"
-
-
-def unknown_keys_sql(field_map: FieldMap) -> str:
-    """Return the SQL list of column ``line``'s top-level keys outside the field map, in order."""
-    return f"list_filter(json_keys(line), lambda k: NOT list_contains({_known_keys_list(field_map)}, k))"
-
-
 def common_extra_keys_sql(lines: str, field_map: FieldMap) -> str:
-    """Return the query giving the list of extra keys most common among the first
-    ``SAMPLE_LINES`` JSON objects of relation ``lines`` (no row when there are none)."""
+    """Return the query giving the list of extra keys (top-level keys outside the field map,
+    in order) most common among the first ``SAMPLE_LINES`` JSON objects of relation ``lines``
+    (no row when there are none)."""
+    known = "[" + ", ".join(sql_str(k) for k in field_map.top_level_keys()) + "]"
     return f"""
 SELECT ks FROM (
-  SELECT {unknown_keys_sql(field_map)} AS ks
+  SELECT list_filter(json_keys(line), lambda k: NOT list_contains({known}, k)) AS ks
   FROM (SELECT line FROM {lines} LIMIT {SAMPLE_LINES})
   WHERE json_valid(line) AND json_type(line) = 'OBJECT')
 WHERE len(ks) > 0 GROUP BY ks ORDER BY count(*) DESC, ks LIMIT 1"""
